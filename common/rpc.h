@@ -27,7 +27,7 @@ typedef struct rpc_server rpc_server;
 typedef struct rpc_call rpc_call; /* one server-side streaming call */
 
 /* Unary handler, run on one of the server's handler threads (it may block, e.g. on fsync or
- * on a downstream RPC). Gets the request bytes; on success sets *resp/*resp_len to a malloc'd
+ * on a downstream RPC). Gets the request bytes; on success sets *resp and *resp_len to a malloc'd
  * buffer (the layer frees it; NULL/0 is an empty message) and returns 0. A negative return is
  * sent as an error status and the response is ignored. `peer` is the caller's address. */
 typedef int (*rpc_unary_fn)(void *arg, const char *peer, const uint8_t *req, size_t req_len,
