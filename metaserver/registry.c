@@ -426,7 +426,7 @@ int registry_queue_delete(registry *r, uint64_t server_id, uint64_t chunk_id, ui
 size_t registry_take_deletes(registry *r, uint64_t server_id, reg_delete *out, size_t max)
 {
     server *s = find_server(r, server_id);
-    if (!s) return 0;
+    if (!s || s->n_dels == 0) return 0;
     size_t n = s->n_dels < max ? s->n_dels : max;
     memcpy(out, s->dels, n * sizeof(*out));
     memmove(s->dels, s->dels + n, (s->n_dels - n) * sizeof(*out));
