@@ -181,8 +181,8 @@ static int s_hold(void *arg, rpc_call *c)
 {
     (void)arg;
     int64_t left = rpc_call_deadline_left_ms(c);
-    int r = rpc_call_send(c, (const uint8_t *)&left, sizeof left);
     atomic_store(&g_hold_entered, 1);
+    int r = rpc_call_send(c, (const uint8_t *)&left, sizeof left);
     while (r >= 0) {
         uint8_t *buf;
         size_t len;
