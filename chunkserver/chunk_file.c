@@ -45,7 +45,7 @@ void chunk_hdr_encode(const struct chunk_hdr *h, uint8_t slot[CHUNK_SLOT_SIZE])
     put_u64(slot + 16, h->chunk_id);
     put_u64(slot + 24, h->version);
     put_u64(slot + 32, h->length);
-    put_u32(slot + 40, 0); /* reserved flags */
+    put_u32(slot + 40, h->flags);
     put_u32(slot + HDR_BODY, crc32c(0, slot, HDR_BODY));
 }
 
@@ -57,6 +57,7 @@ int chunk_hdr_decode(const uint8_t slot[CHUNK_SLOT_SIZE], struct chunk_hdr *h)
     h->chunk_id = get_u64(slot + 16);
     h->version = get_u64(slot + 24);
     h->length = get_u64(slot + 32);
+    h->flags = get_u32(slot + 40);
     if (h->length > CHUNK_MAX_SIZE || h->version == 0) return -EBADMSG;
     return 0;
 }

@@ -9,9 +9,10 @@
  *   [8192, ...)   chunk data (file size = 8192 + length once synced)
  *
  * Header slot (little-endian): magic u32 "CFSC", format u32 (1), seq u64, chunk_id u64,
- * version u64, length u64, crc u32 = crc32c over the previous 44 bytes. The valid slot with
- * the highest seq is current. A block's CRC covers only its bytes below `length` (the last
- * block may be partial). */
+ * version u64, length u64, flags u32, crc u32 = crc32c over the previous 44 bytes. Flag 1
+ * (CHUNK_HDR_IMPORTING) marks a replica still being copied from a peer: never valid at start. The
+ * valid slot with the highest seq is current. A block's CRC covers only its bytes below `length`
+ * (the last block may be partial). */
 #include <stdint.h>
 #include <stddef.h>
 
@@ -23,12 +24,14 @@
 #define CHUNK_DATA_OFF 8192u
 #define CHUNK_MAGIC 0x43534643u /* "CFSC" little-endian */
 #define CHUNK_FORMAT 1u
+#define CHUNK_HDR_IMPORTING 1u
 
 struct chunk_hdr {
     uint64_t seq; /* increases with every header write; picks the current slot */
     uint64_t chunk_id;
     uint64_t version;
     uint64_t length; /* durable data length */
+    uint32_t flags;  /* CHUNK_HDR_* */
 };
 
 /* Encodes into a zero-padded 512-byte slot. */

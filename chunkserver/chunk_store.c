@@ -271,7 +271,11 @@ static int create_file(chunk_store *cs, struct chunk_entry *e)
     /* The whole header area is written (not left sparse) so CRC-table updates never need
      * new disk blocks and cannot fail with ENOSPC later. */
     static const uint8_t zeros[CHUNK_DATA_OFF];
-    struct chunk_hdr h = {.seq = 0, .chunk_id = e->id, .version = e->version, .length = 0};
+    struct chunk_hdr h = {.seq = 0,
+                          .chunk_id = e->id,
+                          .version = e->version,
+                          .length = 0,
+                          .flags = e->importing ? CHUNK_HDR_IMPORTING : 0};
     rc = chunk_pwrite_full(fd, zeros, sizeof zeros, 0);
     if (rc == 0) rc = chunk_file_write_hdr(fd, &h);
     if (rc == 0 && fdatasync(fd) < 0) rc = -errno;
@@ -292,7 +296,12 @@ static int write_header(chunk_store *cs, struct chunk_entry *e, int fd, uint64_t
 {
     (void)cs;
     struct chunk_hdr h = {
-        .seq = e->hdr_seq + 1, .chunk_id = e->id, .version = version, .length = length};
+        .seq = e->hdr_seq + 1,
+        .chunk_id = e->id,
+        .version = version,
+        .length = length,
+        .flags = e->importing ? CHUNK_HDR_IMPORTING : 0,
+    };
     int rc = chunk_file_write_hdr(fd, &h);
     if (rc == 0 && fdatasync(fd) < 0) rc = -errno;
     if (rc < 0) return rc;
@@ -311,6 +320,35 @@ static int set_version_locked(chunk_store *cs, struct chunk_entry *e, uint64_t v
     return rc;
 }
 
+/* Creates a new replica (absent from the index). -EEXIST when the id is taken. */
+static int create_entry(chunk_store *cs, uint64_t chunk_id, uint64_t version, bool importing)
+{
+    int dir = pick_dir(cs);
+    if (dir < 0) return dir;
+    struct chunk_entry *e = cs_entry_new(chunk_id, version, 0, 0, dir);
+    if (!e) return -ENOMEM;
+    e->refs = 1;
+    e->importing = importing;
+    pthread_mutex_lock(&e->lock);
+    pthread_mutex_lock(&cs->map_lock);
+    if (cs_map_find(cs, chunk_id)) {
+        pthread_mutex_unlock(&cs->map_lock);
+        pthread_mutex_unlock(&e->lock);
+        cs_entry_free(e);
+        return -EEXIST;
+    }
+    cs_map_insert(cs, e);
+    pthread_mutex_unlock(&cs->map_lock);
+    int rc = create_file(cs, e);
+    if (rc < 0) {
+        LOG_WARN("create chunk %016" PRIx64 ": %s", chunk_id, cfs_strerror(rc));
+        kill_entry(cs, e);
+    }
+    put(cs, e);
+    if (rc == 0 && !importing) notify(cs, CHUNK_ADDED, chunk_id, version, 0);
+    return rc;
+}
+
 int chunk_store_begin_write(chunk_store *cs, uint64_t chunk_id, uint64_t version,
                             uint64_t base_version)
 {
@@ -321,7 +359,9 @@ int chunk_store_begin_write(chunk_store *cs, uint64_t chunk_id, uint64_t version
             int rc;
             uint64_t len = e->length;
             bool bumped = false;
-            if (e->version == version) {
+            if (e->importing) {
+                rc = -EBUSY;
+            } else if (e->version == version) {
                 rc = 0;
             } else if (base_version != 0 && e->version == base_version) {
                 rc = set_version_locked(cs, e, version);
@@ -334,31 +374,47 @@ int chunk_store_begin_write(chunk_store *cs, uint64_t chunk_id, uint64_t version
             return rc;
         }
         if (base_version != 0) return -CFS_ESTALE_VER;
-        int dir = pick_dir(cs);
-        if (dir < 0) return dir;
-        e = cs_entry_new(chunk_id, version, 0, 0, dir);
-        if (!e) return -ENOMEM;
-        e->refs = 1;
-        pthread_mutex_lock(&e->lock);
-        pthread_mutex_lock(&cs->map_lock);
-        if (cs_map_find(cs, chunk_id)) { /* lost a race with another creator: retry */
-            pthread_mutex_unlock(&cs->map_lock);
-            pthread_mutex_unlock(&e->lock);
-            cs_entry_free(e);
-            continue;
-        }
-        cs_map_insert(cs, e);
-        pthread_mutex_unlock(&cs->map_lock);
-        int rc = create_file(cs, e);
-        if (rc < 0) {
-            LOG_WARN("create chunk %016" PRIx64 ": %s", chunk_id, cfs_strerror(rc));
-            kill_entry(cs, e);
-        }
-        put(cs, e);
-        if (rc == 0) notify(cs, CHUNK_ADDED, chunk_id, version, 0);
-        return rc;
+        int rc = create_entry(cs, chunk_id, version, false);
+        if (rc != -EEXIST) /* -EEXIST: lost a race with another creator; look again */
+            return rc;
     }
     return -EAGAIN;
+}
+
+int chunk_store_import_begin(chunk_store *cs, uint64_t chunk_id, uint64_t version)
+{
+    if (chunk_id == 0 || version == 0) return -EINVAL;
+    return create_entry(cs, chunk_id, version, true);
+}
+
+int chunk_store_import_end(chunk_store *cs, uint64_t chunk_id, uint64_t version, bool ok)
+{
+    struct chunk_entry *e = acquire(cs, chunk_id);
+    if (!e) return -ENOENT;
+    if (!e->importing || e->version != version) {
+        put(cs, e);
+        return -CFS_ESTALE_VER;
+    }
+    int rc = 0;
+    uint64_t len = e->length;
+    if (ok) {
+        int fd = open_entry(cs, e, O_RDWR);
+        rc = fd;
+        if (fd >= 0) {
+            e->importing = false;
+            rc = write_header(cs, e, fd, e->version, e->length);
+            if (rc < 0) e->importing = true;
+            close(fd);
+        }
+    }
+    if (!ok || rc < 0) {
+        char path[PATH_MAX];
+        if (cs_chunk_path(cs, e->dir, e->id, path, sizeof path) == 0) unlink(path);
+        kill_entry(cs, e);
+    }
+    put(cs, e);
+    if (ok && rc == 0) notify(cs, CHUNK_ADDED, chunk_id, version, len);
+    return rc;
 }
 
 int chunk_store_set_version(chunk_store *cs, uint64_t chunk_id, uint64_t old_version,
@@ -368,7 +424,9 @@ int chunk_store_set_version(chunk_store *cs, uint64_t chunk_id, uint64_t old_ver
     struct chunk_entry *e = acquire(cs, chunk_id);
     if (!e) return -ENOENT;
     int rc = 0;
-    if (e->version == new_version)
+    if (e->importing)
+        rc = -EBUSY;
+    else if (e->version == new_version)
         rc = 0;
     else if (e->version != old_version)
         rc = -CFS_ESTALE_VER;
@@ -621,6 +679,10 @@ static ssize_t read_common(chunk_store *cs, uint64_t chunk_id, uint64_t version,
 {
     struct chunk_entry *e = acquire(cs, chunk_id);
     if (!e) return -ENOENT;
+    if (e->importing) {
+        put(cs, e);
+        return -ENOENT;
+    }
     if (version != 0 && e->version != version) {
         put(cs, e);
         return -CFS_ESTALE_VER;
@@ -703,6 +765,10 @@ int chunk_store_info(chunk_store *cs, uint64_t chunk_id, struct chunk_replica_in
 {
     struct chunk_entry *e = acquire(cs, chunk_id);
     if (!e) return -ENOENT;
+    if (e->importing) {
+        put(cs, e);
+        return -ENOENT;
+    }
     out->chunk_id = e->id;
     out->version = e->version;
     out->length = e->length;
@@ -731,6 +797,7 @@ int chunk_store_list(chunk_store *cs, struct chunk_replica_info **out, size_t *n
     size_t k = 0;
     for (size_t i = 0; i < cs->nbuckets; i++)
         for (struct chunk_entry *e = cs->buckets[i]; e && k < cnt; e = e->next) {
+            if (__atomic_load_n(&e->importing, __ATOMIC_RELAXED)) continue;
             /* version/length change under the entry lock; a report may see a value a moment
              * old, which the next incremental report corrects. */
             arr[k].chunk_id = e->id;

@@ -55,10 +55,17 @@ const char *chunk_store_dir(const chunk_store *cs, size_t i);
 /* Starts (or continues) a write session at `version` with the preamble's rules: if the chunk
  * is held at `version` -> 0 (continue); held at `base_version` (!= 0) -> the header is switched
  * to `version` atomically and durably; absent and base_version == 0 -> created (length 0) on
- * the dir with most free space; anything else -> -CFS_ESTALE_VER. version must be >
- * base_version (else -EINVAL). */
+ * the dir with most free space; being imported -> -EBUSY; anything else -> -CFS_ESTALE_VER. version
+ * must be > base_version (else -EINVAL). */
 int chunk_store_begin_write(chunk_store *cs, uint64_t chunk_id, uint64_t version,
                             uint64_t base_version);
+
+/* Copying a replica from a peer: import_begin creates the replica (-EEXIST when the id is
+ * held) marked "importing" (on disk too: a crash leaves a file the start-up scan quarantines);
+ * it is invisible to read, info, list and reports while chunk_store_write fills it.
+ * import_end(ok=true) syncs, clears the mark and reports it added; ok=false deletes it. */
+int chunk_store_import_begin(chunk_store *cs, uint64_t chunk_id, uint64_t version);
+int chunk_store_import_end(chunk_store *cs, uint64_t chunk_id, uint64_t version, bool ok);
 
 /* Writes `len` bytes at `off` into the replica at `version` (overwrite and/or extend; a gap
  * between the old length and `off` reads as zeros). Partial blocks are merged with the old

@@ -16,6 +16,7 @@ struct chunk_entry {
     int dir;             /* index into chunk_store.dirs */
     int refs;            /* guarded by the store's map lock */
     bool dead;           /* deleted/quarantined/failed create; guarded by lock */
+    bool importing;      /* being copied from a peer: invisible to reads, lists, reports */
     pthread_mutex_t lock;
     struct chunk_entry *next; /* hash chain */
 };

@@ -53,6 +53,8 @@ static const char *check_file(const char *path, uint64_t id, struct chunk_hdr *h
         bad = "bad-header";
     else if (h->chunk_id != id)
         bad = "name-mismatch";
+    else if (h->flags & CHUNK_HDR_IMPORTING)
+        bad = "partial-import";
     else if ((uint64_t)st.st_size < CHUNK_DATA_OFF + h->length)
         bad = "truncated";
     if (!bad && (uint64_t)st.st_size > CHUNK_DATA_OFF + h->length) {

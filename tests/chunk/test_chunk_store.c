@@ -515,6 +515,48 @@ START_TEST(test_disk_full_loses_nothing)
 }
 END_TEST
 
+/* An import is invisible until it ends; one cut short by a crash is quarantined at start. */
+START_TEST(test_import_invisible_until_done)
+{
+    make_root();
+    char dir[DIRLEN];
+    sub_dir(dir, "d0");
+    chunk_store *cs = open_one(dir);
+    struct events ev = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    chunk_store_set_listener(cs, on_event, &ev);
+    uint8_t d[5000], b[5000];
+    fill(d, sizeof d, 5);
+    ck_assert_int_eq(chunk_store_import_begin(cs, 31, 4), 0);
+    ck_assert_int_eq(chunk_store_import_begin(cs, 31, 4), -EEXIST);
+    ck_assert_int_eq(chunk_store_write(cs, 31, 4, 0, d, sizeof d), 0);
+    struct chunk_replica_info inf;
+    ck_assert_int_eq(chunk_store_info(cs, 31, &inf), -ENOENT);
+    ck_assert_int_eq(chunk_store_read(cs, 31, 4, 0, b, sizeof b), -ENOENT);
+    ck_assert_int_eq(chunk_store_begin_write(cs, 31, 5, 4), -EBUSY);
+    ck_assert_int_eq(ev.added, 0);
+    ck_assert_int_eq(chunk_store_import_end(cs, 31, 4, true), 0);
+    ck_assert_int_eq(ev.added, 1);
+    ck_assert_int_eq(chunk_store_read(cs, 31, 4, 0, b, sizeof b), (ssize_t)sizeof b);
+    ck_assert_int_eq(memcmp(b, d, sizeof d), 0);
+    /* a failed import leaves nothing */
+    ck_assert_int_eq(chunk_store_import_begin(cs, 32, 1), 0);
+    ck_assert_int_eq(chunk_store_write(cs, 32, 1, 0, d, sizeof d), 0);
+    ck_assert_int_eq(chunk_store_import_end(cs, 32, 1, false), 0);
+    ck_assert_int_eq(chunk_store_info(cs, 32, &inf), -ENOENT);
+    /* an import cut short by a crash */
+    ck_assert_int_eq(chunk_store_import_begin(cs, 33, 1), 0);
+    ck_assert_int_eq(chunk_store_write(cs, 33, 1, 0, d, sizeof d), 0);
+    ck_assert_int_eq(chunk_store_sync(cs, 33, 1), 0);
+    chunk_store_close(cs);
+    cs = open_one(dir);
+    ck_assert_uint_eq(chunk_store_count(cs), 1);
+    ck_assert_int_eq(chunk_store_info(cs, 33, &inf), -ENOENT);
+    ck_assert_int_eq(chunk_store_info(cs, 31, &inf), 0);
+    chunk_store_close(cs);
+    remove_root();
+}
+END_TEST
+
 struct thr_arg {
     chunk_store *cs;
     uint64_t id;
@@ -579,6 +621,7 @@ int main(void)
     tcase_add_test(tc, test_two_dirs_and_duplicates);
     tcase_add_test(tc, test_disk_full_loses_nothing);
     tcase_add_test(tc, test_concurrent_writers);
+    tcase_add_test(tc, test_import_invisible_until_done);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
