@@ -1,0 +1,206 @@
+/* The read path: chunk reads from one replica with failover, bad-replica reports,
+ * zero-filled holes, and a sequential read-ahead window. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client/fs_internal.h"
+#include "common/errors.h"
+#include "common/log.h"
+#include "common/rpc.h"
+
+static void report_bad(cfs_file *f, uint64_t chunk_id, uint64_t server_id, int why)
+{
+    Chunkfs__MetaRequest req = CHUNKFS__META_REQUEST__INIT;
+    Chunkfs__ReportBadReq op = CHUNKFS__REPORT_BAD_REQ__INIT;
+    op.chunk_id = chunk_id;
+    op.server_id = server_id;
+    op.reason = (char *)cfs_strerror(why);
+    req.op_case = CHUNKFS__META_REQUEST__OP_REPORT_BAD;
+    req.report_bad = &op;
+    int rc = meta_call(f->fs, &f->cred, &req, NULL);
+    if (rc < 0)
+        LOG_WARN("report of bad chunk %llu on server %llu failed: %s", (unsigned long long)chunk_id,
+                 (unsigned long long)server_id, cfs_strerror(rc));
+}
+
+/* Reads exactly [off, off+len) of a chunk replica into buf. */
+static int read_replica(cfs_file *f, const char *addr, const chunk_loc *c, uint64_t off,
+                        uint64_t len, uint8_t *buf)
+{
+    Chunkfs__ReadReq rq = CHUNKFS__READ_REQ__INIT;
+    rq.chunk_id = c->chunk_id;
+    rq.version = c->version;
+    rq.offset = off;
+    rq.length = len;
+    uint8_t *req;
+    size_t req_len;
+    int rc = rpc_pack(&rq.base, &req, &req_len);
+    if (rc < 0) return rc;
+    rpc_stream *st = NULL;
+    rc = rpc_stream_open(addr, CFS_CHUNK_READ_METHOD, f->fs->opt.op_timeout_ms, &st);
+    if (rc < 0) {
+        free(req);
+        return rc;
+    }
+    rc = rpc_stream_send(st, req, req_len);
+    free(req);
+    if (rc == 0) rc = rpc_stream_close_send(st);
+    uint64_t got = 0;
+    while (rc == 0) {
+        uint8_t *m;
+        size_t mlen;
+        int r = rpc_stream_recv(st, &m, &mlen);
+        if (r == 0) break;
+        if (r < 0) {
+            rc = r;
+            break;
+        }
+        Chunkfs__ReadResp *rr = chunkfs__read_resp__unpack(NULL, mlen, m);
+        free(m);
+        if (!rr) {
+            rc = -EBADMSG;
+            break;
+        }
+        if (rr->err != 0) {
+            rc = rr->err;
+        } else if (rr->offset != off + got || rr->data.len > len - got) {
+            rc = -EPROTO; /* out of order or more than asked: do not trust this replica */
+        } else {
+            memcpy(buf + got, rr->data.data, rr->data.len);
+            got += rr->data.len;
+        }
+        chunkfs__read_resp__free_unpacked(rr, NULL);
+    }
+    int fin = rpc_stream_finish(st);
+    rpc_stream_free(st);
+    if (rc == 0 && fin < 0) rc = fin;
+    if (rc == 0 && got != len) rc = -EIO; /* replica shorter than the committed length */
+    return rc;
+}
+
+/* Fills buf with [coff, coff+n) of chunk `index`: data, or zeros for holes and for bytes
+ * past the chunk's committed length. */
+static int read_chunk_range(cfs_file *f, uint32_t index, uint64_t coff, uint64_t n, uint8_t *buf)
+{
+    int rc = -EIO;
+    for (int pass = 0; pass < 3; pass++) {
+        chunk_loc *c;
+        rc = chunk_cache_get(f, index, &c);
+        if (rc < 0) return rc;
+        if (c == CHUNK_HOLE) {
+            memset(buf, 0, n);
+            return 0;
+        }
+        uint64_t data = c->length > coff ? c->length - coff : 0;
+        if (data > n) data = n;
+        memset(buf + data, 0, n - data);
+        if (data == 0) {
+            chunk_loc_free(c);
+            return 0;
+        }
+        rc = -EIO;
+        size_t start = c->nreplicas ? (size_t)rand() % c->nreplicas : 0;
+        for (size_t k = 0; k < c->nreplicas; k++) {
+            const chunk_replica *r = &c->replicas[(start + k) % c->nreplicas];
+            rc = read_replica(f, r->address, c, coff, data, buf);
+            if (rc == 0) break;
+            LOG_WARN("inode %llu chunk %llu v%llu: read from %s failed: %s",
+                     (unsigned long long)f->ino, (unsigned long long)c->chunk_id,
+                     (unsigned long long)c->version, r->address, cfs_strerror(rc));
+            if (rc == -CFS_ECORRUPT) report_bad(f, c->chunk_id, r->server_id, rc);
+        }
+        chunk_loc_free(c);
+        if (rc == 0) return 0;
+        /* Locations or versions may be stale: ask the metaserver again. */
+        chunk_cache_invalidate(f, index);
+        if (pass > 0) cfs_sleep_ms(200 * pass);
+    }
+    return rc == -ENOMEM ? rc : -EIO;
+}
+
+static int read_direct(cfs_file *f, uint8_t *buf, uint64_t n, uint64_t off)
+{
+    pthread_mutex_lock(&f->mu);
+    uint64_t cs = f->chunk_size;
+    pthread_mutex_unlock(&f->mu);
+    uint64_t done = 0;
+    while (done < n) {
+        uint64_t pos = off + done;
+        uint32_t idx = (uint32_t)(pos / cs);
+        uint64_t coff = pos % cs;
+        uint64_t take = cs - coff < n - done ? cs - coff : n - done;
+        int rc = read_chunk_range(f, idx, coff, take, buf + done);
+        if (rc < 0) return rc;
+        done += take;
+    }
+    return 0;
+}
+
+void read_path_drop_readahead(cfs_file *f)
+{
+    pthread_mutex_lock(&f->ra_mu);
+    free(f->ra_buf);
+    f->ra_buf = NULL;
+    f->ra_len = 0;
+    pthread_mutex_unlock(&f->ra_mu);
+}
+
+ssize_t read_path_pread(cfs_file *f, void *buf, size_t size, uint64_t off)
+{
+    if (f->writable) {
+        /* Reading our own writes: make them committed and visible first. */
+        int rc = write_path_flush(f);
+        if (rc < 0) return rc;
+    }
+    pthread_mutex_lock(&f->mu);
+    uint64_t fsize = f->size;
+    pthread_mutex_unlock(&f->mu);
+    if (!f->writable && off >= fsize) {
+        /* The file may have grown since we looked: one refresh. */
+        chunk_cache_clear(f);
+        chunk_loc *c;
+        int rc = chunk_cache_get(f, 0, &c);
+        if (rc < 0) return rc;
+        chunk_loc_free(c);
+        pthread_mutex_lock(&f->mu);
+        fsize = f->size;
+        pthread_mutex_unlock(&f->mu);
+    }
+    if (off >= fsize || size == 0) return 0;
+    uint64_t n = fsize - off < size ? fsize - off : size;
+    size_t ra = f->fs->opt.readahead_bytes;
+
+    pthread_mutex_lock(&f->ra_mu);
+    if (f->ra_buf && off >= f->ra_off && off + n <= f->ra_off + f->ra_len) {
+        memcpy(buf, f->ra_buf + (off - f->ra_off), n);
+        f->last_read_end = off + n;
+        pthread_mutex_unlock(&f->ra_mu);
+        return (ssize_t)n;
+    }
+    bool sequential = ra > 0 && n < ra && off == f->last_read_end;
+    if (sequential) {
+        uint64_t win = fsize - off < ra ? fsize - off : ra;
+        uint8_t *nb = malloc(win);
+        if (nb) {
+            int rc = read_direct(f, nb, win, off);
+            if (rc < 0) {
+                free(nb);
+                pthread_mutex_unlock(&f->ra_mu);
+                return rc;
+            }
+            free(f->ra_buf);
+            f->ra_buf = nb;
+            f->ra_off = off;
+            f->ra_len = win;
+            memcpy(buf, nb, n);
+            f->last_read_end = off + n;
+            pthread_mutex_unlock(&f->ra_mu);
+            return (ssize_t)n;
+        }
+    }
+    f->last_read_end = off + n;
+    pthread_mutex_unlock(&f->ra_mu);
+    int rc = read_direct(f, buf, n, off);
+    return rc < 0 ? rc : (ssize_t)n;
+}
