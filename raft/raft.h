@@ -9,7 +9,7 @@
  *         raft_ready rd;
  *         raft_get_ready(r, &rd);
  *         1. if rd.snapshot: persist it (and drop all WAL entries), restore the fsm from it;
- *         2. persist rd.entries (truncating the WAL from rd.entries[0].index first) and
+ *         2. persist rd.entries (truncating the WAL from rd.entries[0].index first), then
  *            rd.hs if rd.hs_changed; fsync when rd.must_sync;
  *         3. send rd.msgs (only now: votes and acks must be durable before they leave);
  *         4. apply rd.committed in order (skipping non-NORMAL types for the fsm);
@@ -215,7 +215,7 @@ int raft_step(raft *r, const raft_msg *m);
 /* Starts an election now (as if the election timeout elapsed). No-op on leaders/learners. */
 void raft_campaign(raft *r);
 
-/* Appends a NORMAL entry (data copied). On success *index/*term identify it: the proposal
+/* Appends a NORMAL entry (data copied). On success *index and *term identify it: the proposal
  * succeeded iff an entry with that index AND term is later applied.
  * -CFS_ENOTLEADER (not leader), -EBUSY (leadership transfer in progress), -EINVAL. */
 int raft_propose(raft *r, const uint8_t *data, size_t len, uint64_t *index, uint64_t *term);

@@ -1,0 +1,139 @@
+/* Byte encodings of membership configurations and membership changes (see raft.h). The
+ * format is little-endian with a leading version so that it can grow. */
+#include <errno.h>
+#include <string.h>
+
+#include "raft/raft.h"
+
+#define CONF_VERSION 1u
+#define CC_VERSION 1u
+
+static void put_u64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint64_t get_u64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v |= (uint64_t)p[i] << (8 * i);
+    return v;
+}
+
+static void put_u32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint32_t get_u32(const uint8_t *p)
+{
+    uint32_t v = 0;
+    for (int i = 0; i < 4; i++)
+        v |= (uint32_t)p[i] << (8 * i);
+    return v;
+}
+
+/* Writes a NUL-terminated address as u16 length + bytes; returns bytes written or -ENOSPC. */
+static int put_addr(uint8_t *p, size_t cap, const char *addr)
+{
+    size_t n = strnlen(addr, RAFT_ADDR_MAX);
+    if (n >= RAFT_ADDR_MAX) return -EINVAL;
+    if (cap < 2 + n) return -ENOSPC;
+    p[0] = (uint8_t)n;
+    p[1] = (uint8_t)(n >> 8);
+    memcpy(p + 2, addr, n);
+    return (int)(2 + n);
+}
+
+static int get_addr(const uint8_t *p, size_t len, char *addr)
+{
+    if (len < 2) return -EINVAL;
+    size_t n = (size_t)p[0] | ((size_t)p[1] << 8);
+    if (n >= RAFT_ADDR_MAX || len < 2 + n) return -EINVAL;
+    memcpy(addr, p + 2, n);
+    if (memchr(addr, 0, n) != NULL) return -EINVAL;
+    addr[n] = 0;
+    return (int)(2 + n);
+}
+
+int raft_conf_find(const raft_conf *c, uint64_t id)
+{
+    for (int i = 0; i < c->n; i++)
+        if (c->members[i].id == id) return i;
+    return -1;
+}
+
+int raft_conf_encode(const raft_conf *c, uint8_t *buf, size_t cap)
+{
+    if (c->n < 0 || c->n > RAFT_MAX_MEMBERS) return -EINVAL;
+    if (cap < 8) return -ENOSPC;
+    put_u32(buf, CONF_VERSION);
+    put_u32(buf + 4, (uint32_t)c->n);
+    size_t off = 8;
+    for (int i = 0; i < c->n; i++) {
+        const raft_member *m = &c->members[i];
+        if (cap - off < 9) return -ENOSPC;
+        put_u64(buf + off, m->id);
+        buf[off + 8] = m->learner ? 1 : 0;
+        off += 9;
+        int w = put_addr(buf + off, cap - off, m->addr);
+        if (w < 0) return w;
+        off += (size_t)w;
+    }
+    return (int)off;
+}
+
+int raft_conf_decode(const uint8_t *buf, size_t len, raft_conf *out)
+{
+    if (len < 8 || get_u32(buf) != CONF_VERSION) return -EINVAL;
+    uint32_t n = get_u32(buf + 4);
+    if (n > RAFT_MAX_MEMBERS) return -EINVAL;
+    memset(out, 0, sizeof(*out));
+    size_t off = 8;
+    for (uint32_t i = 0; i < n; i++) {
+        raft_member *m = &out->members[i];
+        if (len - off < 9) return -EINVAL;
+        m->id = get_u64(buf + off);
+        if (m->id == 0 || buf[off + 8] > 1) return -EINVAL;
+        m->learner = buf[off + 8] == 1;
+        off += 9;
+        int r = get_addr(buf + off, len - off, m->addr);
+        if (r < 0) return r;
+        off += (size_t)r;
+        if (raft_conf_find(out, m->id) >= 0) return -EINVAL; /* duplicate member */
+        out->n = (int)i + 1;
+    }
+    if (off != len) return -EINVAL;
+    out->n = (int)n;
+    return 0;
+}
+
+int raft_conf_change_encode(const raft_conf_change *cc, uint8_t *buf, size_t cap)
+{
+    if (cap < 20) return -ENOSPC;
+    put_u32(buf, CC_VERSION);
+    put_u32(buf + 4, cc->type);
+    put_u64(buf + 8, cc->id);
+    int w = put_addr(buf + 16, cap - 16, cc->addr);
+    if (w < 0) return w;
+    return 16 + w;
+}
+
+int raft_conf_change_decode(const uint8_t *buf, size_t len, raft_conf_change *out)
+{
+    if (len < 18 || get_u32(buf) != CC_VERSION) return -EINVAL;
+    memset(out, 0, sizeof(*out));
+    out->type = get_u32(buf + 4);
+    out->id = get_u64(buf + 8);
+    if (out->id == 0) return -EINVAL;
+    if (out->type != RAFT_CC_ADD_VOTER && out->type != RAFT_CC_ADD_LEARNER &&
+        out->type != RAFT_CC_REMOVE)
+        return -EINVAL;
+    int r = get_addr(buf + 16, len - 16, out->addr);
+    if (r < 0) return r;
+    if ((size_t)(16 + r) != len) return -EINVAL;
+    return 0;
+}
