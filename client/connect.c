@@ -64,7 +64,7 @@ static uint64_t random_client_id(void)
         if (read(fd, &id, sizeof(id)) != (ssize_t)sizeof(id)) id = 0;
         close(fd);
     }
-    if (id == 0) id = ((uint64_t)getpid() << 32) ^ (uint64_t)cfs_wall_ns();
+    if (id == 0) id = ((uint64_t)getpid() << 32) ^ (uint64_t)cfs_real_ns();
     return id ? id : 1;
 }
 

@@ -8,6 +8,7 @@
 
 #include "client/chunkfs.h"
 #include "client/index_map.h"
+#include "common/time_util.h"
 #include "proto/chunkfs.pb-c.h"
 
 #define CFS_META_METHOD "/chunkfs.MetaService/Call"
@@ -120,11 +121,6 @@ struct cfs_file {
     uint8_t *ra_buf;
     uint64_t last_read_end;
 };
-
-/* ---------------------------------------------------------------- time */
-int64_t cfs_now_ms(void);
-int64_t cfs_wall_ns(void);
-void cfs_sleep_ms(int ms);
 
 /* ---------------------------------------------------------------- meta_client.c */
 /* Sends one MetaService call to the leader: fills cred, client_id and a fresh request_id

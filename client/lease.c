@@ -30,7 +30,7 @@ static void *lease_main(void *arg)
     cfs_fs *fs = arg;
     pthread_mutex_lock(&fs->files_mu);
     while (!fs->stopping) {
-        int64_t now = cfs_now_ms();
+        int64_t now = cfs_mono_ms();
         int64_t wake = now + 1000;
         cfs_file *due[RENEW_BATCH];
         int ndue = 0;
@@ -60,7 +60,7 @@ static void *lease_main(void *arg)
         for (int i = 0; i < ndue; i++) {
             cfs_file *f = due[i];
             int rc = renew(f);
-            int64_t next = cfs_now_ms() + renew_interval_ms(f);
+            int64_t next = cfs_mono_ms() + renew_interval_ms(f);
             if (rc == -CFS_ELEASE || rc == -ENOENT || rc == -EPERM || rc == -EBADF) {
                 LOG_ERROR("inode %llu: write lease lost: %s", (unsigned long long)f->ino,
                           cfs_strerror(rc));
@@ -72,7 +72,7 @@ static void *lease_main(void *arg)
                 /* Transient (no leader right now): try again soon, within the lease. */
                 LOG_WARN("inode %llu: lease renewal: %s", (unsigned long long)f->ino,
                          cfs_strerror(rc));
-                next = cfs_now_ms() + 500;
+                next = cfs_mono_ms() + 500;
             }
             pthread_mutex_lock(&fs->files_mu);
             f->next_renew_ms = next;
@@ -107,7 +107,7 @@ void lease_register(cfs_file *f)
 {
     cfs_fs *fs = f->fs;
     pthread_mutex_lock(&fs->files_mu);
-    f->next_renew_ms = cfs_now_ms() + renew_interval_ms(f);
+    f->next_renew_ms = cfs_mono_ms() + renew_interval_ms(f);
     f->next = fs->files;
     fs->files = f;
     f->registered = true;

@@ -71,11 +71,11 @@ int meta_call(cfs_fs *fs, const cfs_cred *cred, Chunkfs__MetaRequest *req,
 
     int window = fs->opt.retry_window_ms < fs->opt.op_timeout_ms ? fs->opt.retry_window_ms
                                                                  : fs->opt.op_timeout_ms;
-    int64_t deadline = cfs_now_ms() + window;
+    int64_t deadline = cfs_mono_ms() + window;
     int backoff = 25;
     int last = -ETIMEDOUT;
     for (int attempt = 0;; attempt++) {
-        int64_t left = deadline - cfs_now_ms();
+        int64_t left = deadline - cfs_mono_ms();
         if (left <= 0) break;
         char *target = pick_target(fs);
         if (!target) return -ENOMEM;
@@ -116,7 +116,7 @@ int meta_call(cfs_fs *fs, const cfs_cred *cred, Chunkfs__MetaRequest *req,
             free(target);
             return rc;
         }
-        left = deadline - cfs_now_ms();
+        left = deadline - cfs_mono_ms();
         if (left <= 0) break;
         cfs_sleep_ms(backoff < left ? backoff : (int)left);
         backoff = backoff * 2 > 500 ? 500 : backoff * 2;

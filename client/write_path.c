@@ -160,7 +160,7 @@ static int commit_chunks(cfs_file *f, pending_commit **pcs, size_t n, uint64_t s
     op.n_chunks = n;
     op.chunks = ccp;
     op.size = size;
-    op.mtime_ns = cfs_wall_ns();
+    op.mtime_ns = cfs_real_ns();
     req.op_case = CHUNKFS__META_REQUEST__OP_COMMIT_WRITE;
     req.commit_write = &op;
     Chunkfs__MetaResponse *resp = NULL;
