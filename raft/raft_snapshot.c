@@ -1,0 +1,340 @@
+#include "raft/raft_snapshot.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "common/crc32c.h"
+#include "common/log.h"
+
+#define SNAP_MAGIC "CFSSNAP1"
+#define SNAP_VERSION 1u
+#define SNAP_HDR 56u
+#define SNAP_MAX_RAW (UINT64_C(1) << 36) /* 64 GiB: anything larger is a corrupt header */
+
+typedef struct snap_name {
+    uint64_t term, index;
+} snap_name;
+
+static void put_u32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static void put_u64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint32_t get_u32(const uint8_t *p)
+{
+    uint32_t v = 0;
+    for (int i = 3; i >= 0; i--)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+static uint64_t get_u64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+static int fsync_dir(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return -errno;
+    int rc = fsync(fd) < 0 ? -errno : 0;
+    close(fd);
+    return rc;
+}
+
+static int write_all(int fd, const uint8_t *buf, size_t len)
+{
+    while (len > 0) {
+        ssize_t k = write(fd, buf, len);
+        if (k < 0) {
+            if (errno == EINTR) continue;
+            return -errno;
+        }
+        buf += k;
+        len -= (size_t)k;
+    }
+    return 0;
+}
+
+/* Snapshot files in dir, newest (highest index, then term) first. */
+static int cmp_name_desc(const void *a, const void *b)
+{
+    const snap_name *x = a, *y = b;
+    if (x->index != y->index) return x->index > y->index ? -1 : 1;
+    if (x->term != y->term) return x->term > y->term ? -1 : 1;
+    return 0;
+}
+
+static int list_snapshots(const char *dir, snap_name **out, size_t *n_out)
+{
+    *out = NULL;
+    *n_out = 0;
+    DIR *d = opendir(dir);
+    if (!d) return -errno;
+    snap_name *v = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent *de;
+    int rc = 0;
+    while ((de = readdir(d)) != NULL) {
+        snap_name s;
+        char extra;
+        if (strlen(de->d_name) != 5 + 16 + 1 + 16 ||
+            sscanf(de->d_name, "snap-%16" SCNx64 "-%16" SCNx64 "%c", &s.term, &s.index, &extra) !=
+                2)
+            continue;
+        if (n == cap) {
+            size_t nc = cap ? cap * 2 : 8;
+            snap_name *nv = realloc(v, nc * sizeof *nv);
+            if (!nv) {
+                rc = -ENOMEM;
+                break;
+            }
+            v = nv;
+            cap = nc;
+        }
+        v[n++] = s;
+    }
+    closedir(d);
+    if (rc < 0) {
+        free(v);
+        return rc;
+    }
+    if (n > 1) qsort(v, n, sizeof *v, cmp_name_desc);
+    *out = v;
+    *n_out = n;
+    return 0;
+}
+
+static void snap_path(const char *dir, uint64_t term, uint64_t index, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s/snap-%016" PRIx64 "-%016" PRIx64, dir, term, index);
+}
+
+int raft_snapshot_save(const char *dir, const raft_snapshot *s, int keep)
+{
+    if (keep < 1 || s->meta.index == 0) return -EINVAL;
+    if (mkdir(dir, 0755) < 0 && errno != EEXIST) return -errno;
+    uint8_t conf[RAFT_CONF_MAX_BYTES];
+    int conf_len = raft_conf_encode(&s->meta.conf, conf, sizeof conf);
+    if (conf_len < 0) return conf_len;
+    uLongf comp_len = compressBound((uLong)s->len);
+    uint8_t *file = malloc(SNAP_HDR + (size_t)conf_len + comp_len);
+    if (!file) return -ENOMEM;
+    uint8_t *comp = file + SNAP_HDR + conf_len;
+    int zrc = compress2(comp, &comp_len, s->data ? s->data : (const uint8_t *)"", (uLong)s->len,
+                        Z_BEST_SPEED);
+    if (zrc != Z_OK) {
+        free(file);
+        LOG_ERROR("snapshot: zlib compress failed (%d)", zrc);
+        return zrc == Z_MEM_ERROR ? -ENOMEM : -EIO;
+    }
+    memcpy(file + SNAP_HDR, conf, (size_t)conf_len);
+    memcpy(file, SNAP_MAGIC, 8);
+    put_u32(file + 8, SNAP_VERSION);
+    put_u32(file + 12, (uint32_t)conf_len);
+    put_u64(file + 16, s->meta.index);
+    put_u64(file + 24, s->meta.term);
+    put_u64(file + 32, (uint64_t)s->len);
+    put_u64(file + 40, (uint64_t)comp_len);
+    put_u32(file + 48, crc32c(0, file + SNAP_HDR, (size_t)conf_len + comp_len));
+    put_u32(file + 52, crc32c(0, file, 52));
+    size_t total = SNAP_HDR + (size_t)conf_len + comp_len;
+
+    char path[4200], tmp[4300];
+    snap_path(dir, s->meta.term, s->meta.index, path, sizeof path);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int rc = fd < 0 ? -errno : 0;
+    if (rc == 0) rc = write_all(fd, file, total);
+    if (rc == 0 && fsync(fd) < 0) rc = -errno;
+    if (fd >= 0) close(fd);
+    free(file);
+    if (rc == 0 && rename(tmp, path) < 0) rc = -errno;
+    if (rc == 0) rc = fsync_dir(dir);
+    if (rc < 0) {
+        unlink(tmp);
+        LOG_ERROR("snapshot: cannot write %s: %s", path, strerror(-rc));
+        return rc;
+    }
+    /* The new one is durable: older ones beyond `keep` may go. */
+    snap_name *names;
+    size_t n;
+    if (list_snapshots(dir, &names, &n) == 0) {
+        bool removed = false;
+        for (size_t i = (size_t)keep; i < n; i++) {
+            char old[4200];
+            snap_path(dir, names[i].term, names[i].index, old, sizeof old);
+            if (unlink(old) == 0) removed = true;
+        }
+        free(names);
+        if (removed) fsync_dir(dir);
+    }
+    return 0;
+}
+
+static int read_whole(const char *path, uint8_t **out, size_t *len)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -errno;
+    struct stat st;
+    if (fstat(fd, &st) < 0) {
+        int e = -errno;
+        close(fd);
+        return e;
+    }
+    size_t n = (size_t)st.st_size;
+    uint8_t *buf = malloc(n ? n : 1);
+    if (!buf) {
+        close(fd);
+        return -ENOMEM;
+    }
+    size_t got = 0;
+    while (got < n) {
+        ssize_t k = read(fd, buf + got, n - got);
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0) {
+            int e = k < 0 ? -errno : -EIO;
+            close(fd);
+            free(buf);
+            return e;
+        }
+        got += (size_t)k;
+    }
+    close(fd);
+    *out = buf;
+    *len = n;
+    return 0;
+}
+
+/* Reads and checks one file. Returns 0, or a reason in *why and -EIO. */
+static int load_one(const char *path, const snap_name *nm, raft_snapshot *out, const char **why)
+{
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    int rc = read_whole(path, &buf, &len);
+    if (rc < 0) {
+        *why = "unreadable";
+        return rc;
+    }
+    rc = -EIO;
+    if (len < SNAP_HDR || memcmp(buf, SNAP_MAGIC, 8) != 0) {
+        *why = "bad magic or short header";
+        goto out;
+    }
+    if (get_u32(buf + 52) != crc32c(0, buf, 52)) {
+        *why = "header checksum mismatch";
+        goto out;
+    }
+    uint32_t version = get_u32(buf + 8), conf_len = get_u32(buf + 12);
+    uint64_t index = get_u64(buf + 16), term = get_u64(buf + 24);
+    uint64_t raw_len = get_u64(buf + 32), comp_len = get_u64(buf + 40);
+    if (version != SNAP_VERSION) {
+        *why = "unknown format version";
+        goto out;
+    }
+    if (index != nm->index || term != nm->term) {
+        *why = "header does not match the file name";
+        goto out;
+    }
+    if (conf_len > RAFT_CONF_MAX_BYTES || comp_len > len || raw_len > SNAP_MAX_RAW ||
+        SNAP_HDR + conf_len + comp_len != len) {
+        *why = "length fields do not match the file size";
+        goto out;
+    }
+    if (get_u32(buf + 48) != crc32c(0, buf + SNAP_HDR, conf_len + comp_len)) {
+        *why = "data checksum mismatch";
+        goto out;
+    }
+    raft_snapshot s = {.meta = {.index = index, .term = term}};
+    if (raft_conf_decode(buf + SNAP_HDR, conf_len, &s.meta.conf) < 0) {
+        *why = "membership does not decode";
+        goto out;
+    }
+    s.data = malloc(raw_len ? (size_t)raw_len : 1);
+    if (!s.data) {
+        rc = -ENOMEM;
+        *why = "out of memory";
+        goto out;
+    }
+    uLongf dlen = (uLongf)raw_len;
+    int zrc = uncompress(s.data, &dlen, buf + SNAP_HDR + conf_len, (uLong)comp_len);
+    if (zrc != Z_OK || dlen != raw_len) {
+        free(s.data);
+        *why = "image does not decompress to its recorded length";
+        goto out;
+    }
+    s.len = (size_t)raw_len;
+    *out = s;
+    rc = 0;
+out:
+    free(buf);
+    return rc;
+}
+
+int raft_snapshot_load(const char *dir, raft_snapshot *out)
+{
+    memset(out, 0, sizeof *out);
+    snap_name *names;
+    size_t n;
+    int rc = list_snapshots(dir, &names, &n);
+    if (rc == -ENOENT) return -ENOENT;
+    if (rc < 0) return rc;
+    if (n == 0) {
+        free(names);
+        return -ENOENT;
+    }
+    rc = -EIO;
+    for (size_t i = 0; i < n; i++) {
+        char path[4200];
+        snap_path(dir, names[i].term, names[i].index, path, sizeof path);
+        const char *why = "";
+        int r = load_one(path, &names[i], out, &why);
+        if (r == 0) {
+            rc = 0;
+            break;
+        }
+        if (r == -ENOMEM) {
+            rc = r;
+            break;
+        }
+        LOG_ERROR("snapshot: skipping %s: %s", path, why);
+    }
+    if (rc == -EIO) LOG_ERROR("snapshot: %zu snapshot file(s) in %s and none is valid", n, dir);
+    free(names);
+    return rc;
+}
+
+uint64_t raft_snapshot_oldest_index(const char *dir)
+{
+    snap_name *names;
+    size_t n;
+    if (list_snapshots(dir, &names, &n) < 0) return 0;
+    uint64_t idx = n ? names[n - 1].index : 0;
+    free(names);
+    return idx;
+}
+
+void raft_snapshot_release(raft_snapshot *s)
+{
+    free(s->data);
+    s->data = NULL;
+    s->len = 0;
+}
