@@ -1,0 +1,459 @@
+#include "chunkserver/chunk_service.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "chunkserver/chain_writer.h"
+#include "chunkserver/chunk_client.h"
+#include "common/errors.h"
+#include "common/log.h"
+#include "proto/chunkfs.pb-c.h"
+
+#define MAX_CHAIN 16
+#define DEFAULT_TIMEOUT_MS 120000
+
+struct chunk_service {
+    struct chunk_service_opts opts;
+    pthread_mutex_t mu;
+    char address[256];
+    unsigned inflight; /* atomic */
+};
+
+int chunk_service_create(const struct chunk_service_opts *opts, chunk_service **out)
+{
+    if (!opts || !opts->store) return -EINVAL;
+    chunk_service *svc = calloc(1, sizeof *svc);
+    if (!svc) return -ENOMEM;
+    svc->opts = *opts;
+    if (svc->opts.downstream_timeout_ms <= 0) svc->opts.downstream_timeout_ms = DEFAULT_TIMEOUT_MS;
+    if (svc->opts.replicate_timeout_ms <= 0) svc->opts.replicate_timeout_ms = DEFAULT_TIMEOUT_MS;
+    pthread_mutex_init(&svc->mu, NULL);
+    *out = svc;
+    return 0;
+}
+
+void chunk_service_destroy(chunk_service *svc)
+{
+    if (!svc) return;
+    pthread_mutex_destroy(&svc->mu);
+    free(svc);
+}
+
+void chunk_service_set_address(chunk_service *svc, const char *address)
+{
+    pthread_mutex_lock(&svc->mu);
+    snprintf(svc->address, sizeof svc->address, "%s", address);
+    pthread_mutex_unlock(&svc->mu);
+}
+
+static void self_address(chunk_service *svc, char *buf, size_t len)
+{
+    pthread_mutex_lock(&svc->mu);
+    snprintf(buf, len, "%s", svc->address);
+    pthread_mutex_unlock(&svc->mu);
+}
+
+unsigned chunk_service_load(chunk_service *svc)
+{
+    return __atomic_load_n(&svc->inflight, __ATOMIC_RELAXED);
+}
+
+static void load_inc(chunk_service *svc)
+{
+    __atomic_fetch_add(&svc->inflight, 1, __ATOMIC_RELAXED);
+}
+
+static void load_dec(chunk_service *svc)
+{
+    __atomic_fetch_sub(&svc->inflight, 1, __ATOMIC_RELAXED);
+}
+
+/* ------------------------------------------------------------------ Write */
+
+static int send_write_resp(rpc_call *call, int err, const char *failed, uint64_t length)
+{
+    Chunkfs__WriteResp resp = CHUNKFS__WRITE_RESP__INIT;
+    resp.err = err;
+    resp.errmsg = (char *)(err < 0 ? cfs_strerror(err) : "");
+    resp.failed_address = (char *)(failed ? failed : "");
+    resp.length = length;
+    resp.acked_offset = err == 0 ? length : 0;
+    uint8_t *buf;
+    size_t len;
+    int rc = rpc_pack(&resp.base, &buf, &len);
+    if (rc < 0) return rc;
+    rc = rpc_call_send(call, buf, len);
+    free(buf);
+    return rc;
+}
+
+static int check_header(const Chunkfs__WriteHeader *h)
+{
+    if (h->chunk_id == 0 || h->version == 0 || h->version <= h->base_version) return -EINVAL;
+    if (h->n_chain > MAX_CHAIN) return -EINVAL;
+    for (size_t i = 0; i < h->n_chain; i++)
+        if (!h->chain[i] || !h->chain[i][0] || strlen(h->chain[i]) > 255) return -EINVAL;
+    return 0;
+}
+
+static int check_piece(const Chunkfs__WriteReq *m)
+{
+    if (m->data.len > CFS_RPC_MAX_MESSAGE || m->offset > CHUNK_MAX_SIZE ||
+        m->data.len > CHUNK_MAX_SIZE - m->offset)
+        return -EINVAL;
+    return 0;
+}
+
+/* The first message for the downstream: the same header with the chain shifted by one. */
+static int pack_downstream_first(const Chunkfs__WriteReq *m, uint8_t **buf, size_t *len)
+{
+    Chunkfs__WriteHeader h = *m->header;
+    h.chain = m->header->n_chain > 1 ? m->header->chain + 1 : NULL;
+    h.n_chain = m->header->n_chain - 1;
+    Chunkfs__WriteReq r = *m;
+    r.header = &h;
+    return rpc_pack(&r.base, buf, len);
+}
+
+/* Deadline for the downstream stream: inside our caller's, so our reply beats it. */
+static int downstream_timeout(chunk_service *svc, rpc_call *call)
+{
+    int64_t left = rpc_call_deadline_left_ms(call);
+    int64_t t = svc->opts.downstream_timeout_ms;
+    if (left != INT64_MAX && left > 0) {
+        int64_t inner = left - left / 10 - 200;
+        if (inner < t) t = inner > 100 ? inner : 100;
+    }
+    return (int)t;
+}
+
+struct write_session {
+    chunk_service *svc;
+    uint64_t id, version;
+    bool sync_each;
+    uint64_t end; /* highest byte written */
+};
+
+static int write_local(struct write_session *ws, const Chunkfs__WriteReq *m)
+{
+    int rc = check_piece(m);
+    if (rc < 0 || m->data.len == 0) return rc;
+    rc = chunk_store_write(ws->svc->opts.store, ws->id, ws->version, m->offset, m->data.data,
+                           m->data.len);
+    if (rc == 0 && ws->sync_each) rc = chunk_store_sync(ws->svc->opts.store, ws->id, ws->version);
+    return rc;
+}
+
+static int handle_write(void *arg, rpc_call *call)
+{
+    chunk_service *svc = arg;
+    char self[256];
+    self_address(svc, self, sizeof self);
+    uint8_t *buf;
+    size_t len;
+    int r = rpc_call_recv(call, &buf, &len);
+    if (r <= 0) return r == 0 ? -EINVAL : r;
+    Chunkfs__WriteReq *m = chunkfs__write_req__unpack(NULL, len, buf);
+    free(buf);
+    if (!m || !m->header) {
+        if (m) chunkfs__write_req__free_unpacked(m, NULL);
+        send_write_resp(call, -EINVAL, self, 0);
+        return 0;
+    }
+    const Chunkfs__WriteHeader *h = m->header;
+    int rc = check_header(h);
+    if (rc == 0)
+        rc = chunk_store_begin_write(svc->opts.store, h->chunk_id, h->version, h->base_version);
+    if (rc < 0) {
+        LOG_INFO("write %016" PRIx64 " v%" PRIu64 " (base %" PRIu64 ") refused: %s", h->chunk_id,
+                 h->version, h->base_version, cfs_strerror(rc));
+        chunkfs__write_req__free_unpacked(m, NULL);
+        send_write_resp(call, rc, self, 0);
+        return 0;
+    }
+    load_inc(svc);
+    struct write_session ws = {
+        .svc = svc,
+        .id = h->chunk_id,
+        .version = h->version,
+        .sync_each = svc->opts.sync == CHUNK_SYNC_PER_WRITE && !h->sync_at_close,
+    };
+    char next[256] = "";
+    chain_writer *fw = NULL;
+    if (h->n_chain > 0) {
+        snprintf(next, sizeof next, "%s", h->chain[0]);
+        rc = chain_writer_start(next, downstream_timeout(svc, call), &fw);
+        uint8_t *fb = NULL;
+        size_t fl = 0;
+        if (rc == 0) rc = pack_downstream_first(m, &fb, &fl);
+        if (rc == 0) rc = chain_writer_push(fw, fb, fl);
+        if (rc < 0) {
+            LOG_WARN("write %016" PRIx64 ": downstream %s: %s", ws.id, next, cfs_strerror(rc));
+            int derr = 0;
+            char *dfailed = NULL;
+            if (fw) chain_writer_finish(fw, true, &derr, &dfailed);
+            free(dfailed);
+            chunkfs__write_req__free_unpacked(m, NULL);
+            send_write_resp(call, rc, next, 0);
+            load_dec(svc);
+            return 0;
+        }
+    }
+    int local_err = write_local(&ws, m);
+    chunkfs__write_req__free_unpacked(m, NULL);
+    int client_err = 0;
+    while (local_err == 0 && !(fw && chain_writer_failed(fw))) {
+        r = rpc_call_recv(call, &buf, &len);
+        if (r == 0) break;
+        if (r < 0) {
+            client_err = r;
+            break;
+        }
+        m = chunkfs__write_req__unpack(NULL, len, buf);
+        if (!m) {
+            free(buf);
+            local_err = -EBADMSG;
+            break;
+        }
+        if (m->header) {
+            local_err = -EINVAL; /* only the first message carries a header */
+        } else if (fw) {
+            /* The raw bytes go downstream as they are; the forwarder frees them. */
+            chain_writer_push(fw, buf, len);
+            buf = NULL;
+        }
+        free(buf);
+        if (local_err == 0) local_err = write_local(&ws, m);
+        chunkfs__write_req__free_unpacked(m, NULL);
+    }
+    if (local_err == 0 && client_err == 0 && !(fw && chain_writer_failed(fw)))
+        local_err = chunk_store_sync(svc->opts.store, ws.id, ws.version);
+    int derr = 0, dtransport = 0;
+    char *dfailed = NULL;
+    if (fw)
+        dtransport = chain_writer_finish(fw, local_err != 0 || client_err != 0, &derr, &dfailed);
+    load_dec(svc);
+    if (client_err < 0) {
+        /* The client is gone: nobody to answer. */
+        free(dfailed);
+        LOG_INFO("write %016" PRIx64 ": client stream broke: %s", ws.id, cfs_strerror(client_err));
+        return client_err;
+    }
+    struct chunk_replica_info inf = {0};
+    int err = 0;
+    const char *failed = "";
+    if (local_err < 0) {
+        err = local_err;
+        failed = self;
+    } else if (dtransport < 0) {
+        err = dtransport;
+        failed = next;
+    } else if (derr < 0) {
+        err = derr;
+        failed = dfailed ? dfailed : next;
+    } else if ((err = chunk_store_info(svc->opts.store, ws.id, &inf)) < 0) {
+        failed = self;
+    }
+    if (err < 0)
+        LOG_WARN("write %016" PRIx64 " v%" PRIu64 " failed at %s: %s", ws.id, ws.version,
+                 failed[0] ? failed : "?", cfs_strerror(err));
+    send_write_resp(call, err, failed, inf.length);
+    free(dfailed);
+    return 0;
+}
+
+/* ------------------------------------------------------------------ Read */
+
+static int send_read_resp(rpc_call *call, int err, uint64_t off, const uint8_t *data, size_t n)
+{
+    Chunkfs__ReadResp resp = CHUNKFS__READ_RESP__INIT;
+    resp.err = err;
+    resp.errmsg = (char *)(err < 0 ? cfs_strerror(err) : "");
+    resp.offset = off;
+    resp.data.data = (uint8_t *)data;
+    resp.data.len = n;
+    uint8_t *buf;
+    size_t len;
+    int rc = rpc_pack(&resp.base, &buf, &len);
+    if (rc < 0) return rc;
+    rc = rpc_call_send(call, buf, len);
+    free(buf);
+    return rc;
+}
+
+static int handle_read(void *arg, rpc_call *call)
+{
+    chunk_service *svc = arg;
+    uint8_t *buf;
+    size_t len;
+    int r = rpc_call_recv(call, &buf, &len);
+    if (r <= 0) return r == 0 ? -EINVAL : r;
+    Chunkfs__ReadReq *req = chunkfs__read_req__unpack(NULL, len, buf);
+    free(buf);
+    if (!req) {
+        send_read_resp(call, -EBADMSG, 0, NULL, 0);
+        return -EBADMSG;
+    }
+    uint64_t id = req->chunk_id, ver = req->version, off = req->offset;
+    uint64_t want = req->length == 0 ? CHUNK_MAX_SIZE : req->length;
+    chunkfs__read_req__free_unpacked(req, NULL);
+    if (id == 0 || off > CHUNK_MAX_SIZE) {
+        send_read_resp(call, -EINVAL, off, NULL, 0);
+        return -EINVAL;
+    }
+    uint64_t end = off + (want > CHUNK_MAX_SIZE - off ? CHUNK_MAX_SIZE - off : want);
+    uint8_t *piece = malloc(CHUNK_PIECE_SIZE);
+    if (!piece) return -ENOMEM;
+    load_inc(svc);
+    int rc = 0;
+    bool first = true;
+    uint64_t pos = off;
+    while (pos < end || first) {
+        size_t n = (size_t)(end - pos < CHUNK_PIECE_SIZE ? end - pos : CHUNK_PIECE_SIZE);
+        ssize_t got = chunk_store_read(svc->opts.store, id, ver, pos, piece, n);
+        first = false;
+        if (got < 0) {
+            rc = (int)got;
+            send_read_resp(call, rc, pos, NULL, 0);
+            break;
+        }
+        if (got == 0) break;
+        rc = send_read_resp(call, 0, pos, piece, (size_t)got);
+        if (rc < 0) break;
+        pos += (uint64_t)got;
+        if ((size_t)got < n) break;
+    }
+    free(piece);
+    load_dec(svc);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ unary */
+
+static int chunk_reply(uint8_t **resp, size_t *resp_len, int err, uint64_t version, uint64_t length)
+{
+    Chunkfs__ChunkResp r = CHUNKFS__CHUNK_RESP__INIT;
+    r.err = err;
+    r.errmsg = (char *)(err < 0 ? cfs_strerror(err) : "");
+    r.version = version;
+    r.length = length;
+    return rpc_pack(&r.base, resp, resp_len);
+}
+
+struct import_ctx {
+    chunk_store *store;
+    uint64_t id, version;
+};
+
+static int import_sink(void *arg, uint64_t off, const uint8_t *data, size_t len)
+{
+    struct import_ctx *c = arg;
+    return chunk_store_write(c->store, c->id, c->version, off, data, len);
+}
+
+int chunk_service_replicate(chunk_service *svc, uint64_t chunk_id, uint64_t version,
+                            const char *source)
+{
+    if (chunk_id == 0 || version == 0 || !source || !source[0]) return -EINVAL;
+    chunk_store *st = svc->opts.store;
+    struct chunk_replica_info inf;
+    int rc = chunk_store_info(st, chunk_id, &inf);
+    if (rc == 0 && inf.version == version) return 0;
+    if (rc == 0 && inf.version > version)
+        return -CFS_ESTALE_VER; /* we hold something newer: not ours to roll back */
+    if (rc == 0) {
+        rc = chunk_store_delete(st, chunk_id, inf.version); /* stale replica: replaced */
+        if (rc < 0 && rc != -ENOENT) return rc;
+    }
+    rc = chunk_store_import_begin(st, chunk_id, version);
+    if (rc < 0) return rc;
+    load_inc(svc);
+    struct import_ctx c = {st, chunk_id, version};
+    ssize_t n = chunk_client_read(source, chunk_id, version, 0, 0, svc->opts.replicate_timeout_ms,
+                                  import_sink, &c);
+    rc = n < 0 ? (int)n : 0;
+    int erc = chunk_store_import_end(st, chunk_id, version, rc == 0);
+    load_dec(svc);
+    if (rc == 0) rc = erc;
+    if (rc < 0)
+        LOG_WARN("replicate %016" PRIx64 " v%" PRIu64 " from %s: %s", chunk_id, version, source,
+                 cfs_strerror(rc));
+    else
+        LOG_INFO("replicated %016" PRIx64 " v%" PRIu64 " (%zd bytes) from %s", chunk_id, version, n,
+                 source);
+    return rc;
+}
+
+static int handle_replicate(void *arg, const char *peer, const uint8_t *req, size_t req_len,
+                            uint8_t **resp, size_t *resp_len)
+{
+    (void)peer;
+    chunk_service *svc = arg;
+    Chunkfs__ReplicateReq *m = chunkfs__replicate_req__unpack(NULL, req_len, req);
+    if (!m) return chunk_reply(resp, resp_len, -EBADMSG, 0, 0);
+    uint64_t id = m->chunk_id;
+    int rc = chunk_service_replicate(svc, id, m->version, m->source);
+    chunkfs__replicate_req__free_unpacked(m, NULL);
+    struct chunk_replica_info inf = {0};
+    if (rc == 0) rc = chunk_store_info(svc->opts.store, id, &inf);
+    return chunk_reply(resp, resp_len, rc, inf.version, inf.length);
+}
+
+static int handle_delete(void *arg, const char *peer, const uint8_t *req, size_t req_len,
+                         uint8_t **resp, size_t *resp_len)
+{
+    (void)peer;
+    chunk_service *svc = arg;
+    Chunkfs__DeleteReq *m = chunkfs__delete_req__unpack(NULL, req_len, req);
+    if (!m) return chunk_reply(resp, resp_len, -EBADMSG, 0, 0);
+    int rc =
+        m->chunk_id == 0 ? -EINVAL : chunk_store_delete(svc->opts.store, m->chunk_id, m->version);
+    chunkfs__delete_req__free_unpacked(m, NULL);
+    return chunk_reply(resp, resp_len, rc, 0, 0);
+}
+
+static int handle_info(void *arg, const char *peer, const uint8_t *req, size_t req_len,
+                       uint8_t **resp, size_t *resp_len)
+{
+    (void)peer;
+    chunk_service *svc = arg;
+    Chunkfs__InfoReq *m = chunkfs__info_req__unpack(NULL, req_len, req);
+    if (!m) return chunk_reply(resp, resp_len, -EBADMSG, 0, 0);
+    struct chunk_replica_info inf = {0};
+    int rc = m->chunk_id == 0 ? -EINVAL : chunk_store_info(svc->opts.store, m->chunk_id, &inf);
+    chunkfs__info_req__free_unpacked(m, NULL);
+    return chunk_reply(resp, resp_len, rc, inf.version, inf.length);
+}
+
+static int handle_set_version(void *arg, const char *peer, const uint8_t *req, size_t req_len,
+                              uint8_t **resp, size_t *resp_len)
+{
+    (void)peer;
+    chunk_service *svc = arg;
+    Chunkfs__SetVersionReq *m = chunkfs__set_version_req__unpack(NULL, req_len, req);
+    if (!m) return chunk_reply(resp, resp_len, -EBADMSG, 0, 0);
+    int rc =
+        m->chunk_id == 0 || m->new_version == 0
+            ? -EINVAL
+            : chunk_store_set_version(svc->opts.store, m->chunk_id, m->old_version, m->new_version);
+    uint64_t id = m->chunk_id;
+    chunkfs__set_version_req__free_unpacked(m, NULL);
+    struct chunk_replica_info inf = {0};
+    if (rc == 0) chunk_store_info(svc->opts.store, id, &inf);
+    return chunk_reply(resp, resp_len, rc, inf.version, inf.length);
+}
+
+int chunk_service_register(chunk_service *svc, rpc_server *srv)
+{
+    int rc = rpc_server_add_stream(srv, CHUNK_METHOD_WRITE, handle_write, svc);
+    if (rc == 0) rc = rpc_server_add_stream(srv, CHUNK_METHOD_READ, handle_read, svc);
+    if (rc == 0) rc = rpc_server_add_unary(srv, CHUNK_METHOD_REPLICATE, handle_replicate, svc);
+    if (rc == 0) rc = rpc_server_add_unary(srv, CHUNK_METHOD_DELETE, handle_delete, svc);
+    if (rc == 0) rc = rpc_server_add_unary(srv, CHUNK_METHOD_INFO, handle_info, svc);
+    if (rc == 0) rc = rpc_server_add_unary(srv, CHUNK_METHOD_SET_VERSION, handle_set_version, svc);
+    return rc;
+}

@@ -1,0 +1,45 @@
+#ifndef CFS_CHUNK_SERVICE_H
+#define CFS_CHUNK_SERVICE_H
+/* ChunkService handlers over the chunk store: Write (streamed and forwarded along the chain),
+ * Read (streamed, CRC-checked), Replicate (pull from a peer), Delete, Info, SetVersion.
+ * Replies carry errors in their err field (0 or a negative errno / -CFS_* code). */
+#include <stdbool.h>
+
+#include "chunkserver/chunk_store.h"
+#include "common/rpc.h"
+
+enum chunk_sync_mode {
+    /* fdatasync after every WriteReq message and before the final reply (default). */
+    CHUNK_SYNC_PER_WRITE = 0,
+    /* fdatasync once when the stream ends, before the final reply. Acknowledged data is just
+     * as durable; a crash in the middle of a long stream loses all of it instead of at most
+     * the last message (weaker: nothing of an unfinished stream can be assumed on disk). */
+    CHUNK_SYNC_CLOSE = 1,
+};
+
+struct chunk_service_opts {
+    chunk_store *store;        /* not owned */
+    enum chunk_sync_mode sync; /* a WriteHeader with sync_at_close also selects CLOSE */
+    int downstream_timeout_ms; /* deadline for a forwarded write stream; 0 = 120000 */
+    int replicate_timeout_ms;  /* deadline for pulling one chunk from a peer; 0 = 120000 */
+};
+
+typedef struct chunk_service chunk_service;
+
+int chunk_service_create(const struct chunk_service_opts *opts, chunk_service **out);
+/* Adds the ChunkService methods to `srv` (before rpc_server_start). */
+int chunk_service_register(chunk_service *svc, rpc_server *srv);
+/* The address this server is reached at (named in failed_address on local errors). Call once
+ * the port is known; copied. */
+void chunk_service_set_address(chunk_service *svc, const char *address);
+/* Reads and writes in flight (heartbeat "load"). */
+unsigned chunk_service_load(chunk_service *svc);
+/* After the rpc server is destroyed. */
+void chunk_service_destroy(chunk_service *svc);
+
+/* Pulls chunk_id at `version` from `source` into the store (used by the Replicate RPC and by
+ * replicate commands from the metaserver). 0 when held at that version afterwards. */
+int chunk_service_replicate(chunk_service *svc, uint64_t chunk_id, uint64_t version,
+                            const char *source);
+
+#endif
