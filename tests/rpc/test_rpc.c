@@ -228,13 +228,19 @@ static void teardown(void)
     rpc_global_shutdown();
 }
 
-static int call_str(const char *method, const char *req, int timeout_ms)
+static int call_str_to(const char *addr, const char *method, const char *req, int timeout_ms)
 {
     uint8_t *resp = NULL;
     size_t len = 0;
-    int r = rpc_unary(g_addr, method, (const uint8_t *)req, strlen(req), timeout_ms, &resp, &len);
+    int r = rpc_unary(addr, method, (const uint8_t *)req, strlen(req), timeout_ms, &resp, &len);
+    if (r == 0) ck_assert(len == strlen(req) && (len == 0 || memcmp(resp, req, len) == 0));
     free(resp);
     return r;
+}
+
+static int call_str(const char *method, const char *req, int timeout_ms)
+{
+    return call_str_to(g_addr, method, req, timeout_ms);
 }
 
 /* ------------------------------------------------------------------ tests */
@@ -388,6 +394,29 @@ START_TEST(test_server_gone)
 }
 END_TEST
 
+START_TEST(test_server_restart_same_port)
+{
+    /* The cached channel reconnects to a new server on the same address. */
+    char addr[64];
+    rpc_server *s = start_echo(addr, sizeof addr);
+    ck_assert_int_eq(call_str_to(addr, "/test.Echo/Echo", "one", 5000), 0);
+    rpc_server_destroy(s);
+    ck_assert_int_eq(call_str_to(addr, "/test.Echo/Echo", "down", 5000), -ENOTCONN);
+    s = rpc_server_create(NULL);
+    ck_assert_int_eq(rpc_server_add_unary(s, "/test.Echo/Echo", h_echo, NULL), 0);
+    ck_assert_int_gt(rpc_server_start(s, addr), 0);
+    uint8_t *resp = NULL;
+    size_t len = 0;
+    ck_assert_int_eq(
+        rpc_unary_retry(addr, "/test.Echo/Echo", (const uint8_t *)"two", 3, 5000, 20, &resp, &len),
+        0);
+    ck_assert_uint_eq(len, 3);
+    ck_assert(memcmp(resp, "two", 3) == 0);
+    free(resp);
+    rpc_server_destroy(s);
+}
+END_TEST
+
 START_TEST(test_port_in_use)
 {
     rpc_server *s = rpc_server_create(NULL);
@@ -415,8 +444,16 @@ START_TEST(test_message_over_limit)
     free(big);
     /* A handler whose reply is over the limit fails the call cleanly. */
     ck_assert_int_eq(call_str("/test.Echo/Huge", "", 30000), -EMSGSIZE);
-    /* The largest allowed payload itself passes. */
-    ck_assert_int_eq(call_str("/test.Echo/Echo", "still alive", 5000), 0);
+    /* The largest allowed message itself passes, both ways. */
+    n = CFS_RPC_MAX_MESSAGE;
+    big = malloc(n);
+    ck_assert_ptr_nonnull(big);
+    fill_pattern(big, n, 77);
+    ck_assert_int_eq(rpc_unary(g_addr, "/test.Echo/Echo", big, n, 60000, &resp, &len), 0);
+    ck_assert_uint_eq(len, n);
+    ck_assert(memcmp(big, resp, n) == 0);
+    free(resp);
+    free(big);
 }
 END_TEST
 
@@ -657,6 +694,7 @@ static Suite *rpc_suite(void)
     tcase_add_test(tc, test_bad_args);
     tcase_add_test(tc, test_deadline_expires);
     tcase_add_test(tc, test_server_gone);
+    tcase_add_test(tc, test_server_restart_same_port);
     tcase_add_test(tc, test_port_in_use);
     tcase_add_test(tc, test_message_over_limit);
     tcase_add_test(tc, test_client_stream_bulk);
