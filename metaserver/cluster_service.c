@@ -1,0 +1,244 @@
+/* ClusterService: chunkservers register, heartbeat and report their replicas to the leader.
+ * Everything here is soft state (the registry); only the leader answers. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/errors.h"
+#include "common/log.h"
+#include "common/time_util.h"
+#include "metaserver/meta_cmd.h"
+#include "metaserver/meta_server_internal.h"
+
+#define MAX_DELETES_PER_BEAT 1000
+
+/* Every ClusterService response starts with (err, errmsg, leader_hint) as fields 1..3; the
+ * three reply helpers fill them on the specific message. */
+static void not_leader_hint(meta_server *ms, char *hint, size_t len)
+{
+    raft_node_leader_addr(ms->raft, hint, len);
+}
+
+/* ---------------------------------------------------------------- RegisterServer */
+
+static int register_reply(int err, const char *msg, const char *hint, uint64_t id, uint8_t **out,
+                          size_t *len)
+{
+    Chunkfs__RegisterResp r = CHUNKFS__REGISTER_RESP__INIT;
+    r.err = err;
+    r.errmsg = (char *)(msg ? msg : (err ? cfs_strerror(err) : ""));
+    r.leader_hint = (char *)(hint ? hint : "");
+    r.server_id = id;
+    return rpc_pack(&r.base, out, len);
+}
+
+int cluster_service_register(void *arg, const char *peer, const uint8_t *buf, size_t buf_len,
+                             uint8_t **out, size_t *len)
+{
+    meta_server *ms = arg;
+    Chunkfs__RegisterReq *req = chunkfs__register_req__unpack(NULL, buf_len, buf);
+    if (!req) return register_reply(-EINVAL, "malformed RegisterReq", NULL, 0, out, len);
+    int rc;
+    if (strcmp(req->cluster_id ? req->cluster_id : "", ms->params.cluster_id) != 0) {
+        LOG_WARN("refusing chunkserver %s (%s): cluster id '%s', ours is '%s'",
+                 req->address ? req->address : "?", peer ? peer : "?",
+                 req->cluster_id ? req->cluster_id : "", ms->params.cluster_id);
+        rc = register_reply(-CFS_ECLUSTER, "wrong cluster id", NULL, 0, out, len);
+        goto done;
+    }
+    ms_role role = ms_role_now(ms);
+    if (!role.leader) {
+        char hint[128];
+        not_leader_hint(ms, hint, sizeof(hint));
+        rc = register_reply(-CFS_ENOTLEADER, "not the leader", hint, 0, out, len);
+        goto done;
+    }
+    bool leader = ms_soft_enter(ms, role);
+    uint64_t id = req->server_id;
+    int err = 0;
+    if (!leader) {
+        err = -CFS_ENOTLEADER;
+    } else {
+        if (id == 0) {
+            id = meta_server_id_make(role.term, ms->next_server_seq + 1);
+            if (id == 0)
+                err = -EAGAIN; /* this term's id range is used up; the next term has one */
+            else
+                ms->next_server_seq++;
+        }
+        if (!err)
+            err = registry_register(ms->reg, id, req->address, req->domain, req->capacity,
+                                    req->used, cfs_mono_ms());
+    }
+    pthread_mutex_unlock(&ms->soft_lock);
+    if (err == -CFS_ENOTLEADER) {
+        char hint[128];
+        not_leader_hint(ms, hint, sizeof(hint));
+        rc = register_reply(err, "not the leader", hint, 0, out, len);
+    } else if (err) {
+        rc =
+            register_reply(err, err == -EINVAL ? "bad address or domain" : NULL, NULL, 0, out, len);
+    } else {
+        LOG_INFO("chunkserver %llu registered: %s domain '%s' capacity %llu used %llu%s",
+                 (unsigned long long)id, req->address, req->domain ? req->domain : "",
+                 (unsigned long long)req->capacity, (unsigned long long)req->used,
+                 req->server_id ? "" : " (new id)");
+        rc = register_reply(0, "", NULL, id, out, len);
+    }
+done:
+    chunkfs__register_req__free_unpacked(req, NULL);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- Heartbeat */
+
+static int heartbeat_reply(int err, const char *msg, const char *hint, uint8_t **out, size_t *len)
+{
+    Chunkfs__HeartbeatResp r = CHUNKFS__HEARTBEAT_RESP__INIT;
+    r.err = err;
+    r.errmsg = (char *)(msg ? msg : (err ? cfs_strerror(err) : ""));
+    r.leader_hint = (char *)(hint ? hint : "");
+    return rpc_pack(&r.base, out, len);
+}
+
+int cluster_service_heartbeat(void *arg, const char *peer, const uint8_t *buf, size_t buf_len,
+                              uint8_t **out, size_t *len)
+{
+    meta_server *ms = arg;
+    (void)peer;
+    Chunkfs__HeartbeatReq *req = chunkfs__heartbeat_req__unpack(NULL, buf_len, buf);
+    if (!req) return heartbeat_reply(-EINVAL, "malformed HeartbeatReq", NULL, out, len);
+    reg_delete *dels = calloc(MAX_DELETES_PER_BEAT, sizeof(*dels));
+    if (!dels) {
+        chunkfs__heartbeat_req__free_unpacked(req, NULL);
+        return heartbeat_reply(-ENOMEM, NULL, NULL, out, len);
+    }
+    size_t n_dels = 0;
+    ms_role role = ms_role_now(ms);
+    bool leader = role.leader && ms_soft_enter(ms, role);
+    int err = 0;
+    if (role.leader) {
+        if (!leader) {
+            err = -CFS_ENOTLEADER;
+        } else {
+            err = registry_heartbeat(ms->reg, req->server_id, req->capacity, req->used,
+                                     req->chunk_count, req->load, cfs_mono_ms());
+        }
+        for (size_t i = 0; !err && i < req->n_added; i++) {
+            const Chunkfs__ChunkReplica *c = req->added[i];
+            int rc =
+                registry_add_replica(ms->reg, req->server_id, c->chunk_id, c->version, c->length);
+            if (rc == -EINVAL)
+                LOG_WARN("chunkserver %llu reported invalid replica %llu v%llu",
+                         (unsigned long long)req->server_id, (unsigned long long)c->chunk_id,
+                         (unsigned long long)c->version);
+            else if (rc)
+                err = rc;
+        }
+        for (size_t i = 0; !err && i < req->n_removed; i++)
+            registry_remove_replica(ms->reg, req->server_id, req->removed[i]->chunk_id);
+        for (size_t i = 0; !err && i < req->n_corrupt; i++) {
+            const Chunkfs__ChunkReplica *c = req->corrupt[i];
+            ms->corrupt_reports++;
+            LOG_WARN("chunkserver %llu: replica of chunk %llu v%llu is corrupt; deleting it",
+                     (unsigned long long)req->server_id, (unsigned long long)c->chunk_id,
+                     (unsigned long long)c->version);
+            err = registry_queue_delete(ms->reg, req->server_id, c->chunk_id, c->version);
+        }
+        if (!err)
+            n_dels = registry_take_deletes(ms->reg, req->server_id, dels, MAX_DELETES_PER_BEAT);
+        pthread_mutex_unlock(&ms->soft_lock);
+    }
+    int rc;
+    if (!role.leader || err == -CFS_ENOTLEADER) {
+        char hint[128];
+        not_leader_hint(ms, hint, sizeof(hint));
+        rc = heartbeat_reply(-CFS_ENOTLEADER, "not the leader", hint, out, len);
+    } else if (err == -ENOENT) {
+        rc = heartbeat_reply(-ENOENT, "unknown server: register again", NULL, out, len);
+    } else if (err) {
+        rc = heartbeat_reply(err, NULL, NULL, out, len);
+    } else {
+        Chunkfs__HeartbeatResp r = CHUNKFS__HEARTBEAT_RESP__INIT;
+        Chunkfs__ChunkReplica *reps = calloc(n_dels ? n_dels : 1, sizeof(*reps));
+        Chunkfs__ChunkReplica **ptrs = calloc(n_dels ? n_dels : 1, sizeof(*ptrs));
+        if (!reps || !ptrs) {
+            rc = heartbeat_reply(-ENOMEM, NULL, NULL, out, len);
+        } else {
+            for (size_t i = 0; i < n_dels; i++) {
+                chunkfs__chunk_replica__init(&reps[i]);
+                reps[i].chunk_id = dels[i].chunk_id;
+                reps[i].version = dels[i].version;
+                ptrs[i] = &reps[i];
+            }
+            r.errmsg = (char *)"";
+            r.leader_hint = (char *)"";
+            r.n_delete_ = n_dels;
+            r.delete_ = ptrs;
+            rc = rpc_pack(&r.base, out, len);
+        }
+        free(reps);
+        free(ptrs);
+    }
+    free(dels);
+    chunkfs__heartbeat_req__free_unpacked(req, NULL);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- ReportChunks */
+
+static int report_reply(int err, const char *msg, const char *hint, uint8_t **out, size_t *len)
+{
+    Chunkfs__ChunkReportResp r = CHUNKFS__CHUNK_REPORT_RESP__INIT;
+    r.err = err;
+    r.errmsg = (char *)(msg ? msg : (err ? cfs_strerror(err) : ""));
+    r.leader_hint = (char *)(hint ? hint : "");
+    return rpc_pack(&r.base, out, len);
+}
+
+int cluster_service_report(void *arg, const char *peer, const uint8_t *buf, size_t buf_len,
+                           uint8_t **out, size_t *len)
+{
+    meta_server *ms = arg;
+    (void)peer;
+    Chunkfs__ChunkReportReq *req = chunkfs__chunk_report_req__unpack(NULL, buf_len, buf);
+    if (!req) return report_reply(-EINVAL, "malformed ChunkReportReq", NULL, out, len);
+    ms_role role = ms_role_now(ms);
+    int err = 0;
+    size_t bad = 0;
+    if (!role.leader) {
+        err = -CFS_ENOTLEADER;
+    } else {
+        if (!ms_soft_enter(ms, role)) err = -CFS_ENOTLEADER;
+        for (size_t i = 0; !err && i < req->n_chunks; i++) {
+            const Chunkfs__ChunkReplica *c = req->chunks[i];
+            int rc =
+                registry_add_replica(ms->reg, req->server_id, c->chunk_id, c->version, c->length);
+            if (rc == -EINVAL)
+                bad++;
+            else if (rc)
+                err = rc;
+        }
+        if (!err && req->last) err = registry_report_done(ms->reg, req->server_id);
+        pthread_mutex_unlock(&ms->soft_lock);
+    }
+    if (bad)
+        LOG_WARN("chunkserver %llu: %zu invalid replicas (id or version 0) ignored in report",
+                 (unsigned long long)req->server_id, bad);
+    if (!err && req->last)
+        LOG_INFO("chunkserver %llu: full chunk report complete",
+                 (unsigned long long)req->server_id);
+    int rc;
+    if (err == -CFS_ENOTLEADER) {
+        char hint[128];
+        not_leader_hint(ms, hint, sizeof(hint));
+        rc = report_reply(err, "not the leader", hint, out, len);
+    } else if (err == -ENOENT) {
+        rc = report_reply(err, "unknown server: register again", NULL, out, len);
+    } else {
+        rc = report_reply(err, NULL, NULL, out, len);
+    }
+    chunkfs__chunk_report_req__free_unpacked(req, NULL);
+    return rc;
+}

@@ -1,0 +1,86 @@
+#ifndef CFS_META_SERVER_INTERNAL_H
+#define CFS_META_SERVER_INTERNAL_H
+/* Shared by the metaserver shell's files (meta_server.c, meta_service.c, cluster_service.c,
+ * meta_gc.c) only.
+ * Locking: fsm_lock (rwlock) guards the fsm: apply takes it for writing, reads for reading.
+ * soft_lock guards the leader's soft state (registry, locks, counters). Order: fsm_lock
+ * before soft_lock; never call into Raft while holding either. */
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/rpc.h"
+#include "metaserver/lock_table.h"
+#include "metaserver/meta_format.h"
+#include "metaserver/meta_fsm.h"
+#include "metaserver/meta_server.h"
+#include "metaserver/registry.h"
+#include "raft/raft_node.h"
+
+#define MS_PROPOSE_TIMEOUT_MS 5000
+#define MS_BARRIER_TIMEOUT_MS 5000
+
+struct meta_server {
+    uint64_t id;
+    char listen[128];
+    char data_dir[4096];
+    int64_t dead_timeout_ms;
+    uint32_t lease_ms;
+    meta_cluster_params params;
+
+    rpc_server *rpc;
+    raft_node *raft;
+    bool raft_started;
+
+    meta_fsm *fsm;
+    pthread_rwlock_t fsm_lock;
+    uint64_t applied_index; /* last entry applied to fsm (under fsm_lock) */
+
+    pthread_mutex_t soft_lock;
+    registry *reg;
+    lock_table *locks;
+    uint64_t leader_term;     /* term the soft state was (re)started for; 0 = never led */
+    int64_t leader_since_ms;  /* monotonic time leadership of leader_term was noticed */
+    uint64_t next_server_seq; /* per-term counter for new chunkserver ids */
+    uint64_t corrupt_reports; /* corrupt replicas reported in this term */
+
+    pthread_t gc_thread;
+    bool gc_started;
+    pthread_mutex_t gc_mu;
+    pthread_cond_t gc_cv;
+    bool stopping;
+};
+
+/* This node's role as Raft sees it now. Call it with neither fsm_lock nor soft_lock held:
+ * the Raft node calls back into the shell (apply, role_changed) under its own locks. */
+typedef struct ms_role {
+    bool leader;
+    uint64_t term;
+} ms_role;
+ms_role ms_role_now(meta_server *ms);
+
+/* Locks soft_lock (the caller unlocks it in every case) after making sure the soft state
+ * belongs to `role`'s leadership: when this node leads in a new term, the registry and lock
+ * table start empty (chunkservers re-register after their next heartbeat gets -ENOENT).
+ * Returns true if this node is the leader. */
+bool ms_soft_enter(meta_server *ms, ms_role role);
+
+/* Proposes a packed MetaCommand and waits for its apply result (a MetaResponse the caller
+ * frees with chunkfs__meta_response__free_unpacked; may be NULL). 0 or -errno
+ * (-CFS_ENOTLEADER, -ETIMEDOUT, ...). */
+int ms_propose(meta_server *ms, const uint8_t *buf, size_t len, Chunkfs__MetaResponse **out);
+
+/* RPC handlers. */
+int meta_service_call(void *arg, const char *peer, const uint8_t *req, size_t req_len,
+                      uint8_t **resp, size_t *resp_len);
+int cluster_service_register(void *arg, const char *peer, const uint8_t *req, size_t req_len,
+                             uint8_t **resp, size_t *resp_len);
+int cluster_service_heartbeat(void *arg, const char *peer, const uint8_t *req, size_t req_len,
+                              uint8_t **resp, size_t *resp_len);
+int cluster_service_report(void *arg, const char *peer, const uint8_t *req, size_t req_len,
+                           uint8_t **resp, size_t *resp_len);
+
+/* Background maintenance thread (meta_gc.c). */
+void *meta_gc_main(void *arg);
+
+#endif
