@@ -1,0 +1,76 @@
+#include "fuse/fuse_ctx.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "common/errors.h"
+
+void req_cred(fuse_req_t req, cfs_cred *c)
+{
+    const struct fuse_ctx *ctx = fuse_req_ctx(req);
+    c->uid = ctx->uid;
+    c->gid = ctx->gid;
+    c->ngids = 0;
+    if (ctx->uid == 0) return; /* root passes every group check: skip the /proc read */
+    gid_t list[CFS_CRED_MAX_GIDS];
+    int n = fuse_req_getgroups(req, CFS_CRED_MAX_GIDS, list);
+    /* n < 0: the caller is gone or /proc is unreadable; its primary group still applies. */
+    if (n > CFS_CRED_MAX_GIDS) n = CFS_CRED_MAX_GIDS;
+    for (int i = 0; i < n; i++)
+        c->gids[c->ngids++] = list[i];
+}
+
+int posix_errno(int err)
+{
+    if (err >= 0) return 0;
+    int e = cfs_err_to_posix(err);
+    if (e == -ETIMEDOUT || e == -ENOTCONN || e == -ECANCELED || e == -EPROTO) return EIO;
+    if (e >= 0 || e < -4095) return EIO;
+    return -e;
+}
+
+void reply_err(fuse_req_t req, int err)
+{
+    fuse_reply_err(req, posix_errno(err));
+}
+
+void fill_entry(const cfsm *m, const cfs_attr *a, struct fuse_entry_param *e)
+{
+    memset(e, 0, sizeof *e);
+    e->ino = a->ino;
+    e->generation = 1;
+    cfs_attr_to_stat(a, &e->attr);
+    e->attr_timeout = m->opts.attr_timeout;
+    e->entry_timeout = m->opts.entry_timeout;
+}
+
+void reply_entry(fuse_req_t req, const cfs_attr *a, uint64_t parent)
+{
+    cfsm *m = req_mount(req);
+    struct fuse_entry_param e;
+    fill_entry(m, a, &e);
+    int rc = inode_table_add_ref(m->inodes, a, parent);
+    if (rc < 0) {
+        reply_err(req, rc);
+        return;
+    }
+    /* If the kernel is gone (interrupted request), it never counts this lookup. */
+    if (fuse_reply_entry(req, &e) != 0) inode_table_forget(m->inodes, a->ino, 1);
+}
+
+void reply_attr(fuse_req_t req, const cfs_attr *a)
+{
+    cfsm *m = req_mount(req);
+    struct stat st;
+    cfs_attr_to_stat(a, &st);
+    inode_table_update(m->inodes, a);
+    fuse_reply_attr(req, &st, m->opts.attr_timeout);
+}
+
+int fuse_check_name(const char *name)
+{
+    size_t n = strlen(name);
+    if (n == 0 || strchr(name, '/')) return -EINVAL;
+    if (n > CFS_NAME_MAX) return -ENAMETOOLONG;
+    return 0;
+}

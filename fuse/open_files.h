@@ -1,0 +1,54 @@
+#ifndef CFS_FUSE_OPEN_FILES_H
+#define CFS_FUSE_OPEN_FILES_H
+/* Open files of the mount, shared per inode. All FUSE file handles of one inode share one
+ * libchunkfs write handle (one write lease per file and client; writes through any
+ * descriptor see each other at once) and, when needed, one read handle. Every open still
+ * checks the caller's permission on the metaserver: by cfs_open when it opens a new handle,
+ * else by cfs_access. Thread-safe; no FUSE inside. */
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "client/chunkfs.h"
+
+typedef struct open_files open_files;
+typedef struct ofile ofile;
+
+/* One FUSE file handle: the shared per-inode state plus this descriptor's access mode. */
+typedef struct open_ref {
+    ofile *of;
+    bool reader;
+    bool writer;
+} open_ref;
+
+open_files *open_files_new(cfs_fs *fs);
+/* Closes every handle still open (committing buffered writes; errors are logged) and frees
+ * the table. No other call may run concurrently. */
+void open_files_free(open_files *t);
+
+/* Opens inode `ino` with `flags` (O_ACCMODE bits are used) for `cred`. On success *ref is
+ * filled and *fresh tells whether *attr holds attributes fetched now (the data version to
+ * compare with the kernel's cache); fresh=false when this mount already holds the file's
+ * write lease, so nobody else can have changed it. Returns 0 or a negative errno. */
+int open_files_open(open_files *t, uint64_t ino, int flags, const cfs_cred *cred, open_ref *ref,
+                    cfs_attr *attr, bool *fresh);
+/* Takes over `fh` from cfs_create (opened with `flags`) for inode `ino`. */
+int open_files_adopt(open_files *t, uint64_t ino, cfs_file *fh, int flags, const cfs_cred *cred,
+                     open_ref *ref);
+/* Drops the handle: when the last writer goes, the write handle is closed (data committed,
+ * lease released). Returns the first error of the buffered writes, if any. */
+int open_files_release(open_files *t, open_ref *ref);
+
+/* Data calls: bytes or a negative errno (-EBADF without the needed access). */
+ssize_t ofile_read(const open_ref *ref, void *buf, size_t size, uint64_t off);
+ssize_t ofile_write(const open_ref *ref, const void *buf, size_t size, uint64_t off);
+/* Commits this inode's buffered writes (for flush, fsync, close-to-open). */
+int ofile_commit(const open_ref *ref);
+/* Attributes as the open handles see them (size includes buffered writes). */
+int ofile_getattr(const open_ref *ref, cfs_attr *out);
+/* POSIX locks were taken on this inode through this mount: close must release them. */
+void ofile_set_locked(const open_ref *ref);
+bool ofile_locked(const open_ref *ref);
+uint64_t ofile_ino(const open_ref *ref);
+
+#endif
