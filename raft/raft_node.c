@@ -1,0 +1,1181 @@
+/* raft_node: the threads, storage and transport around the pure core (see raft_node.h).
+ *
+ * Threads and locks:
+ *   step thread   owns the WAL; ticks the core, drains readies: persist (WAL append + one
+ *                 fsync for everything pending = group commit), hand messages to the
+ *                 transport, advance the core, queue committed entries for the apply thread.
+ *   apply thread  owns the fsm: applies entries in order, completes waiters, makes snapshots.
+ *   transport     one sender thread per peer (raft_transport.c); RPC handler threads step
+ *                 received messages into the core.
+ *   mu   protects the core, the address book and the cached leader state.
+ *   wmu  protects waiters and the applied index (lock order: mu before wmu, never reversed).
+ *   amu  protects the apply queue.
+ *   snap_mu serializes snapshot file writes (own snapshots vs. installed ones). */
+#include "raft/raft_node.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "common/errors.h"
+#include "common/log.h"
+#include "common/time_util.h"
+#include "raft/raft.h"
+#include "raft/raft_snapshot.h"
+#include "raft/raft_transport.h"
+#include "raft/raft_wal.h"
+
+#define ADDR_BOOK_MAX 64
+/* Snapshot files kept: the newest plus one to fall back to if the newest turns out corrupt
+ * (the WAL keeps entries from the older one on, so the fallback is complete). */
+#define SNAPSHOTS_KEPT 2
+/* A learner counts as caught up when its match index is this close to the leader's log. */
+#define CATCH_UP_SLACK 64
+
+typedef struct waiter {
+    bool is_read;
+    uint64_t index, term; /* proposal: the entry to wait for */
+    uint64_t ctx;         /* read: ReadIndex context */
+    bool read_ready;
+    uint64_t read_index;
+    bool done;
+    int err;
+    void *result;
+    struct waiter *prev, *next;
+} waiter;
+
+typedef enum apply_kind { AI_ENTRIES, AI_SNAPSHOT, AI_ROLE } apply_kind;
+
+typedef struct apply_item {
+    apply_kind kind;
+    raft_entry *ents;
+    size_t n;
+    raft_snapshot *snap;
+    bool leader;
+    uint64_t term;
+    struct apply_item *next;
+} apply_item;
+
+typedef struct addr_entry {
+    uint64_t id;
+    char addr[RAFT_ADDR_MAX];
+} addr_entry;
+
+struct raft_node {
+    raft_node_config cfg;
+    char data_dir[4096];
+    char wal_dir[4200];
+    char snap_dir[4200];
+    raft_fsm_ops ops;
+    void *fsm;
+    raft *core;
+    raft_wal *wal;
+    raft_transport *tr;
+
+    pthread_mutex_t mu;
+    pthread_cond_t kick_cond;
+    bool kick;
+    atomic_bool stopping;
+    atomic_bool fatal; /* storage failed: the node no longer persists or acts */
+    addr_entry book[ADDR_BOOK_MAX];
+    int n_book;
+    uint64_t read_ctx;
+    bool is_leader;
+    uint64_t leader_id;
+    uint64_t term;
+
+    raft_hard_state hs; /* step thread: last hard state written */
+
+    pthread_mutex_t wmu;
+    pthread_cond_t wcond;
+    waiter *waiters;
+    int users; /* API calls in progress (destroy waits for them) */
+    uint64_t applied_index;
+
+    pthread_mutex_t amu;
+    pthread_cond_t acond;
+    apply_item *aq_head, *aq_tail;
+
+    pthread_mutex_t snap_mu;
+    /* apply thread state */
+    uint64_t applied_term;
+    uint64_t snap_index;
+    raft_conf applied_conf;
+    bool apply_failed;
+
+    atomic_uint_least64_t wal_compact_to;
+    atomic_uint_least64_t log_bytes;
+
+    pthread_t step_thr, apply_thr;
+    bool started;
+};
+
+/* ------------------------------------------------------------------ small helpers */
+
+static void cond_init_mono(pthread_cond_t *c)
+{
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(c, &ca);
+    pthread_condattr_destroy(&ca);
+}
+
+static struct timespec abs_ms(int64_t mono_ms)
+{
+    struct timespec ts = {.tv_sec = mono_ms / 1000, .tv_nsec = (long)(mono_ms % 1000) * 1000000L};
+    return ts;
+}
+
+static int mkdir_one(const char *path)
+{
+    if (mkdir(path, 0755) < 0 && errno != EEXIST) return -errno;
+    return 0;
+}
+
+static int mkdir_p(const char *path)
+{
+    char buf[4096];
+    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) return -ENAMETOOLONG;
+    for (char *p = buf + 1; *p; p++) {
+        if (*p == '/') {
+            *p = 0;
+            int rc = mkdir_one(buf);
+            *p = '/';
+            if (rc < 0) return rc;
+        }
+    }
+    return mkdir_one(buf);
+}
+
+/* ------------------------------------------------------------------ address book (mu held) */
+
+static void book_set(raft_node *n, uint64_t id, const char *addr)
+{
+    if (!addr || !addr[0] || id == 0) return;
+    for (int i = 0; i < n->n_book; i++) {
+        if (n->book[i].id == id) {
+            if (strcmp(n->book[i].addr, addr) != 0)
+                snprintf(n->book[i].addr, RAFT_ADDR_MAX, "%s", addr);
+            return;
+        }
+    }
+    int slot = n->n_book < ADDR_BOOK_MAX ? n->n_book++ : (int)(id % ADDR_BOOK_MAX);
+    n->book[slot].id = id;
+    snprintf(n->book[slot].addr, RAFT_ADDR_MAX, "%s", addr);
+    if (id == n->cfg.id && n->tr) raft_transport_set_self_addr(n->tr, addr);
+}
+
+static void book_add_conf(raft_node *n, const raft_conf *c)
+{
+    for (int i = 0; i < c->n; i++)
+        book_set(n, c->members[i].id, c->members[i].addr);
+}
+
+static const char *book_get(raft_node *n, uint64_t id)
+{
+    for (int i = 0; i < n->n_book; i++)
+        if (n->book[i].id == id) return n->book[i].addr;
+    /* Not known yet: the committed membership may name it. */
+    raft_status st;
+    raft_get_status(n->core, &st);
+    book_add_conf(n, &st.conf);
+    for (int i = 0; i < n->n_book; i++)
+        if (n->book[i].id == id) return n->book[i].addr;
+    return NULL;
+}
+
+/* ------------------------------------------------------------------ waiters (wmu held) */
+
+static void waiter_add(raft_node *n, waiter *w)
+{
+    w->prev = NULL;
+    w->next = n->waiters;
+    if (n->waiters) n->waiters->prev = w;
+    n->waiters = w;
+}
+
+static void waiter_remove(raft_node *n, waiter *w)
+{
+    if (w->prev)
+        w->prev->next = w->next;
+    else if (n->waiters == w)
+        n->waiters = w->next;
+    if (w->next) w->next->prev = w->prev;
+    w->prev = w->next = NULL;
+}
+
+static void waiter_finish(raft_node *n, waiter *w, int err)
+{
+    waiter_remove(n, w);
+    w->done = true;
+    w->err = err;
+}
+
+static void fail_all_waiters(raft_node *n, int err)
+{
+    pthread_mutex_lock(&n->wmu);
+    while (n->waiters)
+        waiter_finish(n, n->waiters, err);
+    pthread_cond_broadcast(&n->wcond);
+    pthread_mutex_unlock(&n->wmu);
+}
+
+static bool enter(raft_node *n)
+{
+    pthread_mutex_lock(&n->wmu);
+    bool ok = !atomic_load(&n->stopping);
+    if (ok) n->users++;
+    pthread_mutex_unlock(&n->wmu);
+    return ok;
+}
+
+static void leave(raft_node *n)
+{
+    pthread_mutex_lock(&n->wmu);
+    n->users--;
+    pthread_cond_broadcast(&n->wcond);
+    pthread_mutex_unlock(&n->wmu);
+}
+
+/* Waits (wmu held on entry and exit) until w is done, or for a read until its index is
+ * applied. Returns w's error, or -ETIMEDOUT (w removed). */
+static int waiter_wait(raft_node *n, waiter *w, int64_t deadline)
+{
+    struct timespec ts = abs_ms(deadline);
+    for (;;) {
+        if (w->done) return w->err;
+        if (w->is_read && w->read_ready && n->applied_index >= w->read_index) {
+            waiter_finish(n, w, 0);
+            return 0;
+        }
+        if (pthread_cond_timedwait(&n->wcond, &n->wmu, &ts) == ETIMEDOUT && !w->done) {
+            if (w->is_read && w->read_ready && n->applied_index >= w->read_index) {
+                waiter_finish(n, w, 0);
+                return 0;
+            }
+            waiter_remove(n, w);
+            return -ETIMEDOUT;
+        }
+    }
+}
+
+static void kick_locked(raft_node *n)
+{
+    n->kick = true;
+    pthread_cond_signal(&n->kick_cond);
+}
+
+/* ------------------------------------------------------------------ transport callbacks */
+
+static void on_message(void *arg, const raft_msg *m, const char *from_addr)
+{
+    raft_node *n = arg;
+    pthread_mutex_lock(&n->mu);
+    if (!atomic_load(&n->stopping)) {
+        if (from_addr[0]) book_set(n, m->from, from_addr);
+        int rc = raft_step(n->core, m);
+        if (rc < 0)
+            LOG_DEBUG("raft: step of %s from %" PRIu64 " refused: %s", raft_msg_type_name(m->type),
+                      m->from, cfs_strerror(rc));
+        kick_locked(n);
+    }
+    pthread_mutex_unlock(&n->mu);
+}
+
+static void on_fail(void *arg, uint64_t peer, bool snapshot)
+{
+    raft_node *n = arg;
+    pthread_mutex_lock(&n->mu);
+    if (snapshot)
+        raft_report_snapshot(n->core, peer, true);
+    else
+        raft_report_unreachable(n->core, peer);
+    kick_locked(n);
+    pthread_mutex_unlock(&n->mu);
+}
+
+/* ------------------------------------------------------------------ apply thread */
+
+static void enqueue_apply(raft_node *n, apply_item *it)
+{
+    pthread_mutex_lock(&n->amu);
+    it->next = NULL;
+    if (n->aq_tail)
+        n->aq_tail->next = it;
+    else
+        n->aq_head = it;
+    n->aq_tail = it;
+    pthread_cond_signal(&n->acond);
+    pthread_mutex_unlock(&n->amu);
+}
+
+static void free_entries(raft_entry *e, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(e[i].data);
+    free(e);
+}
+
+static void free_snapshot(raft_snapshot *s)
+{
+    if (s) {
+        free(s->data);
+        free(s);
+    }
+}
+
+static void conf_apply_change(raft_conf *c, const raft_conf_change *cc)
+{
+    int i = raft_conf_find(c, cc->id);
+    switch (cc->type) {
+    case RAFT_CC_ADD_VOTER:
+    case RAFT_CC_ADD_LEARNER:
+        if (i < 0) {
+            if (c->n >= RAFT_MAX_MEMBERS) return;
+            i = c->n++;
+            memset(&c->members[i], 0, sizeof c->members[i]);
+            c->members[i].id = cc->id;
+        }
+        c->members[i].learner = cc->type == RAFT_CC_ADD_LEARNER;
+        if (cc->addr[0]) snprintf(c->members[i].addr, RAFT_ADDR_MAX, "%s", cc->addr);
+        break;
+    case RAFT_CC_REMOVE:
+        if (i >= 0) {
+            c->members[i] = c->members[c->n - 1];
+            c->n--;
+        }
+        break;
+    default:
+        break;
+    }
+}
+
+static void maybe_snapshot(raft_node *n)
+{
+    if (n->apply_failed || n->applied_index < n->snap_index + n->cfg.snapshot_entries) return;
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    int rc = n->ops.snapshot(n->fsm, &buf, &len);
+    if (rc < 0) {
+        LOG_ERROR("raft: state machine snapshot failed: %s", cfs_strerror(rc));
+        n->snap_index = n->applied_index; /* try again after another snapshot_entries */
+        return;
+    }
+    raft_snapshot s = {
+        .meta = {.index = n->applied_index, .term = n->applied_term, .conf = n->applied_conf},
+        .data = buf,
+        .len = len};
+    pthread_mutex_lock(&n->snap_mu);
+    rc = raft_snapshot_save(n->snap_dir, &s, SNAPSHOTS_KEPT);
+    uint64_t oldest = rc == 0 ? raft_snapshot_oldest_index(n->snap_dir) : 0;
+    pthread_mutex_unlock(&n->snap_mu);
+    if (rc < 0) {
+        LOG_ERROR("raft: writing snapshot at %" PRIu64 " failed: %s", s.meta.index,
+                  cfs_strerror(rc));
+        free(buf);
+        n->snap_index = n->applied_index;
+        return;
+    }
+    pthread_mutex_lock(&n->mu);
+    rc = raft_compact(n->core, s.meta.index, buf, len);
+    if (oldest > 0) {
+        atomic_store(&n->wal_compact_to, oldest);
+        kick_locked(n);
+    }
+    pthread_mutex_unlock(&n->mu);
+    free(buf);
+    if (rc < 0)
+        LOG_DEBUG("raft: core compaction at %" PRIu64 ": %s", s.meta.index, cfs_strerror(rc));
+    LOG_INFO("raft: snapshot at index %" PRIu64 " term %" PRIu64 " (%zu bytes image)", s.meta.index,
+             s.meta.term, len);
+    n->snap_index = s.meta.index;
+}
+
+static void apply_snapshot(raft_node *n, raft_snapshot *s)
+{
+    int rc = n->ops.restore(n->fsm, s->data, s->len);
+    if (rc < 0) {
+        LOG_ERROR("raft: restoring the state machine from snapshot %" PRIu64 " failed: %s; "
+                  "the node stops applying",
+                  s->meta.index, cfs_strerror(rc));
+        n->apply_failed = true;
+        return;
+    }
+    n->applied_term = s->meta.term;
+    n->applied_conf = s->meta.conf;
+    n->snap_index = s->meta.index;
+    pthread_mutex_lock(&n->wmu);
+    n->applied_index = s->meta.index;
+    /* Proposals inside the snapshot cannot be told apart from lost ones. */
+    for (waiter *w = n->waiters, *next; w; w = next) {
+        next = w->next;
+        if (!w->is_read && w->index <= s->meta.index) waiter_finish(n, w, -CFS_ENOTLEADER);
+    }
+    pthread_cond_broadcast(&n->wcond);
+    pthread_mutex_unlock(&n->wmu);
+    LOG_INFO("raft: installed snapshot at index %" PRIu64 " term %" PRIu64, s->meta.index,
+             s->meta.term);
+}
+
+static void apply_entries(raft_node *n, const raft_entry *ents, size_t count)
+{
+    for (size_t i = 0; i < count; i++) {
+        const raft_entry *e = &ents[i];
+        if (e->index <= n->applied_index) continue; /* covered by a snapshot */
+        void *result = NULL;
+        int err = 0;
+        if (n->apply_failed) {
+            err = -EIO;
+        } else if (e->type == RAFT_ENTRY_NORMAL) {
+            int rc = n->ops.apply(n->fsm, e->index, e->data, e->len, &result);
+            if (rc != 0) {
+                LOG_ERROR("raft: state machine failed to apply entry %" PRIu64 " (%d); the "
+                          "node stops applying",
+                          e->index, rc);
+                n->apply_failed = true;
+                err = -EIO;
+            }
+        } else if (e->type == RAFT_ENTRY_CONF_CHANGE) {
+            raft_conf_change cc;
+            if (raft_conf_change_decode(e->data, e->len, &cc) == 0) {
+                conf_apply_change(&n->applied_conf, &cc);
+                pthread_mutex_lock(&n->mu);
+                book_set(n, cc.id, cc.addr);
+                pthread_mutex_unlock(&n->mu);
+            } else {
+                LOG_ERROR("raft: undecodable membership entry %" PRIu64, e->index);
+            }
+        }
+        pthread_mutex_lock(&n->wmu);
+        if (!n->apply_failed) {
+            n->applied_index = e->index;
+            n->applied_term = e->term;
+        }
+        for (waiter *w = n->waiters, *next; w; w = next) {
+            next = w->next;
+            if (w->is_read || w->index != e->index) continue;
+            if (err == 0 && w->term == e->term) {
+                w->result = result;
+                result = NULL;
+                waiter_finish(n, w, 0);
+            } else {
+                /* Another leader's entry took this index: the proposal was lost. */
+                waiter_finish(n, w, err ? err : -CFS_ENOTLEADER);
+            }
+        }
+        pthread_cond_broadcast(&n->wcond);
+        pthread_mutex_unlock(&n->wmu);
+        if (result && n->ops.free_result) n->ops.free_result(n->fsm, result);
+    }
+}
+
+static void *apply_main(void *arg)
+{
+    raft_node *n = arg;
+    for (;;) {
+        pthread_mutex_lock(&n->amu);
+        while (!n->aq_head && !atomic_load(&n->stopping))
+            pthread_cond_wait(&n->acond, &n->amu);
+        apply_item *it = n->aq_head;
+        if (!it) {
+            pthread_mutex_unlock(&n->amu);
+            break;
+        }
+        n->aq_head = it->next;
+        if (!n->aq_head) n->aq_tail = NULL;
+        pthread_mutex_unlock(&n->amu);
+        if (atomic_load(&n->stopping)) {
+            free_entries(it->ents, it->n);
+            free_snapshot(it->snap);
+            free(it);
+            continue;
+        }
+        switch (it->kind) {
+        case AI_ROLE:
+            if (n->ops.role_changed) n->ops.role_changed(n->fsm, it->leader, it->term);
+            break;
+        case AI_SNAPSHOT:
+            if (!n->apply_failed) apply_snapshot(n, it->snap);
+            break;
+        case AI_ENTRIES:
+            apply_entries(n, it->ents, it->n);
+            maybe_snapshot(n);
+            break;
+        }
+        free_entries(it->ents, it->n);
+        free_snapshot(it->snap);
+        free(it);
+    }
+    return NULL;
+}
+
+/* ------------------------------------------------------------------ step thread */
+
+static void storage_failed(raft_node *n, const char *what, int rc)
+{
+    LOG_ERROR("raft: %s failed: %s; this node stops (it can no longer promise durability)", what,
+              cfs_strerror(rc));
+    atomic_store(&n->fatal, true);
+    fail_all_waiters(n, -EIO);
+}
+
+/* Persists what the ready asks for. 0 or -errno (fatal). */
+static int persist_ready(raft_node *n, const raft_ready *rd)
+{
+    int rc;
+    bool hs_written = false;
+    if (rd->hs_changed) n->hs = rd->hs;
+    if (rd->snapshot) {
+        pthread_mutex_lock(&n->snap_mu);
+        rc = raft_snapshot_save(n->snap_dir, rd->snapshot, SNAPSHOTS_KEPT);
+        pthread_mutex_unlock(&n->snap_mu);
+        if (rc < 0) {
+            storage_failed(n, "saving a received snapshot", rc);
+            return rc;
+        }
+        rc = raft_wal_reset(n->wal, rd->snapshot->meta.index + 1, &n->hs);
+        if (rc < 0) {
+            storage_failed(n, "resetting the log after a snapshot", rc);
+            return rc;
+        }
+        hs_written = true;
+    }
+    const raft_hard_state *hs = rd->hs_changed && !hs_written ? &rd->hs : NULL;
+    if (rd->n_entries > 0 && n->cfg.no_group_commit) {
+        /* Benchmark baseline: one write + fsync per entry. */
+        for (size_t i = 0; i < rd->n_entries; i++) {
+            bool last = i + 1 == rd->n_entries;
+            rc = raft_wal_append(n->wal, &rd->entries[i], 1, last ? hs : NULL);
+            if (rc == 0) rc = raft_wal_sync(n->wal);
+            if (rc < 0) {
+                storage_failed(n, "appending to the log", rc);
+                return rc;
+            }
+        }
+    } else if (rd->n_entries > 0 || hs) {
+        rc = raft_wal_append(n->wal, rd->entries, rd->n_entries, hs);
+        if (rc == 0 && rd->must_sync) rc = raft_wal_sync(n->wal);
+        if (rc < 0) {
+            storage_failed(n, "appending to the log", rc);
+            return rc;
+        }
+    } else if (rd->must_sync) {
+        rc = raft_wal_sync(n->wal);
+        if (rc < 0) {
+            storage_failed(n, "syncing the log", rc);
+            return rc;
+        }
+    }
+    atomic_store(&n->log_bytes, raft_wal_bytes(n->wal));
+    return 0;
+}
+
+static void process_ready(raft_node *n, raft_ready *rd)
+{
+    if (persist_ready(n, rd) < 0) {
+        raft_ready_free(rd);
+        return;
+    }
+    pthread_mutex_lock(&n->mu);
+    if (rd->soft_changed) {
+        bool was = n->is_leader;
+        n->is_leader = rd->soft.role == RAFT_LEADER;
+        n->leader_id = rd->soft.leader;
+        if (was != n->is_leader)
+            LOG_INFO("raft: node %" PRIu64 " is %s (term %" PRIu64 ", leader %" PRIu64 ")",
+                     n->cfg.id, raft_role_name(rd->soft.role), n->hs.term, rd->soft.leader);
+    }
+    n->term = n->hs.term;
+    bool lost = rd->soft_changed && !n->is_leader;
+    bool leader = n->is_leader;
+    for (size_t i = 0; i < rd->n_msgs; i++) {
+        const raft_msg *m = &rd->msgs[i];
+        const char *addr = book_get(n, m->to);
+        if (!addr) {
+            LOG_DEBUG("raft: no address for node %" PRIu64 ", dropping %s", m->to,
+                      raft_msg_type_name(m->type));
+            continue;
+        }
+        raft_transport_send(n->tr, m->to, addr, m);
+    }
+    pthread_mutex_unlock(&n->mu);
+
+    if (lost) {
+        /* Pending proposals may or may not commit under the next leader: tell callers now. */
+        fail_all_waiters(n, -CFS_ENOTLEADER);
+    }
+    if (rd->n_read_states > 0) {
+        pthread_mutex_lock(&n->wmu);
+        for (size_t i = 0; i < rd->n_read_states; i++) {
+            for (waiter *w = n->waiters; w; w = w->next) {
+                if (!w->is_read || w->ctx != rd->read_states[i].ctx) continue;
+                if (rd->read_states[i].index == 0) {
+                    waiter_finish(n, w, -CFS_ENOTLEADER);
+                } else {
+                    w->read_ready = true;
+                    w->read_index = rd->read_states[i].index;
+                }
+                break;
+            }
+        }
+        pthread_cond_broadcast(&n->wcond);
+        pthread_mutex_unlock(&n->wmu);
+    }
+
+    pthread_mutex_lock(&n->mu);
+    raft_advance(n->core, rd);
+    pthread_mutex_unlock(&n->mu);
+
+    if (rd->soft_changed) {
+        apply_item *it = calloc(1, sizeof *it);
+        if (it) {
+            it->kind = AI_ROLE;
+            it->leader = leader;
+            it->term = n->hs.term;
+            enqueue_apply(n, it);
+        }
+    }
+    if (rd->snapshot) {
+        apply_item *it = calloc(1, sizeof *it);
+        if (!it) {
+            storage_failed(n, "queueing a snapshot for the state machine", -ENOMEM);
+            raft_ready_free(rd);
+            return;
+        }
+        it->kind = AI_SNAPSHOT;
+        it->snap = rd->snapshot;
+        rd->snapshot = NULL;
+        enqueue_apply(n, it);
+    }
+    if (rd->n_committed > 0) {
+        apply_item *it = calloc(1, sizeof *it);
+        if (!it) {
+            storage_failed(n, "queueing entries for the state machine", -ENOMEM);
+            raft_ready_free(rd);
+            return;
+        }
+        it->kind = AI_ENTRIES;
+        it->ents = rd->committed;
+        it->n = rd->n_committed;
+        rd->committed = NULL;
+        rd->n_committed = 0;
+        enqueue_apply(n, it);
+    }
+    raft_ready_free(rd);
+}
+
+static void *step_main(void *arg)
+{
+    raft_node *n = arg;
+    int64_t tick = n->cfg.tick_ms;
+    int64_t next_tick = cfs_mono_ms() + tick;
+    pthread_mutex_lock(&n->mu);
+    while (!atomic_load(&n->stopping) && !atomic_load(&n->fatal)) {
+        int64_t now = cfs_mono_ms();
+        if (now >= next_tick) {
+            raft_tick(n->core);
+            next_tick += tick;
+            if (next_tick <= now) next_tick = now + tick;
+        }
+        uint64_t compact_to = atomic_exchange(&n->wal_compact_to, 0);
+        bool ready = raft_has_ready(n->core);
+        if (!ready && compact_to == 0) {
+            if (!n->kick) {
+                struct timespec ts = abs_ms(next_tick);
+                pthread_cond_timedwait(&n->kick_cond, &n->mu, &ts);
+            }
+            n->kick = false;
+            continue;
+        }
+        raft_ready rd;
+        int rc = ready ? raft_get_ready(n->core, &rd) : -EAGAIN;
+        pthread_mutex_unlock(&n->mu);
+        if (compact_to > 0) {
+            int crc = raft_wal_compact(n->wal, compact_to);
+            if (crc < 0) storage_failed(n, "compacting the log", crc);
+        }
+        if (rc == 0)
+            process_ready(n, &rd);
+        else if (rc != -EAGAIN)
+            LOG_ERROR("raft: getting a ready batch failed: %s", cfs_strerror(rc));
+        pthread_mutex_lock(&n->mu);
+    }
+    pthread_mutex_unlock(&n->mu);
+    return NULL;
+}
+
+/* ------------------------------------------------------------------ create / start / destroy */
+
+static int recover(raft_node *n, const raft_node_config *cfg)
+{
+    raft_snapshot snap = {0};
+    int rc = raft_snapshot_load(n->snap_dir, &snap);
+    if (rc < 0 && rc != -ENOENT) {
+        LOG_ERROR("raft: cannot load a snapshot from %s: %s", n->snap_dir, cfs_strerror(rc));
+        return rc;
+    }
+    bool have_snap = rc == 0;
+    if (have_snap) {
+        rc = n->ops.restore(n->fsm, snap.data, snap.len);
+        if (rc < 0) {
+            LOG_ERROR("raft: restoring the state machine from snapshot %" PRIu64 ": %s",
+                      snap.meta.index, cfs_strerror(rc));
+            raft_snapshot_release(&snap);
+            return rc;
+        }
+    }
+    raft_wal_recovered rec;
+    rc = raft_wal_open(n->wal_dir, 0, snap.meta.index, &n->wal, &rec);
+    if (rc < 0) {
+        LOG_ERROR("raft: cannot recover the log in %s: %s", n->wal_dir, cfs_strerror(rc));
+        raft_snapshot_release(&snap);
+        return rc;
+    }
+    /* Entries the snapshot covers are skipped. */
+    size_t skip = 0;
+    while (skip < rec.n_entries && rec.entries[skip].index <= snap.meta.index)
+        skip++;
+    const raft_entry *ents = rec.entries + skip;
+    size_t n_ents = rec.n_entries - skip;
+    raft_hard_state hs = rec.has_hard_state ? rec.hs : (raft_hard_state){0};
+    uint64_t last = n_ents ? ents[n_ents - 1].index : snap.meta.index;
+    if (hs.commit < snap.meta.index) hs.commit = snap.meta.index;
+    if (hs.commit > last) {
+        LOG_WARN("raft: recorded commit %" PRIu64 " is past the log end %" PRIu64
+                 "; using the log end",
+                 hs.commit, last);
+        hs.commit = last;
+    }
+    n->hs = hs;
+
+    raft_conf boot = {0};
+    if (!cfg->join) {
+        if (cfg->n_peers > RAFT_MAX_MEMBERS) {
+            rc = -EINVAL;
+            goto out;
+        }
+        for (int i = 0; i < cfg->n_peers; i++) {
+            boot.members[i].id = cfg->peers[i].id;
+            snprintf(boot.members[i].addr, RAFT_ADDR_MAX, "%s", cfg->peers[i].addr);
+        }
+        boot.n = cfg->n_peers;
+    }
+    raft_config rc_cfg = {
+        .id = cfg->id,
+        .election_tick = n->cfg.election_ticks,
+        .heartbeat_tick = n->cfg.heartbeat_ticks,
+        .pre_vote = true,
+        .check_quorum = true,
+        .seed = cfg->id * UINT64_C(0x9E3779B97F4A7C15) ^ (uint64_t)cfs_mono_ns(),
+    };
+    raft_init init = {
+        .hs = hs,
+        .snapshot = have_snap ? &snap : NULL,
+        .entries = ents,
+        .n_entries = n_ents,
+        .bootstrap = &boot,
+    };
+    rc = raft_create(&rc_cfg, &init, &n->core);
+    if (rc < 0) {
+        LOG_ERROR("raft: recovered state is inconsistent (%s)", cfs_strerror(rc));
+        goto out;
+    }
+    /* Addresses: configured peers, the snapshot's membership, membership entries. */
+    for (int i = 0; i < cfg->n_peers; i++)
+        book_set(n, cfg->peers[i].id, cfg->peers[i].addr);
+    if (have_snap) {
+        book_add_conf(n, &snap.meta.conf);
+        n->applied_conf = snap.meta.conf;
+    }
+    for (size_t i = 0; i < n_ents; i++) {
+        raft_conf_change cc;
+        if (ents[i].type == RAFT_ENTRY_CONF_CHANGE &&
+            raft_conf_change_decode(ents[i].data, ents[i].len, &cc) == 0)
+            book_set(n, cc.id, cc.addr);
+    }
+    n->applied_index = snap.meta.index;
+    n->applied_term = snap.meta.term;
+    n->snap_index = snap.meta.index;
+    n->term = hs.term;
+    atomic_store(&n->log_bytes, raft_wal_bytes(n->wal));
+    LOG_INFO("raft: node %" PRIu64 " recovered: snapshot index %" PRIu64 " term %" PRIu64
+             ", %zu log entries (%" PRIu64 "..%" PRIu64 "), term %" PRIu64 " vote %" PRIu64
+             " commit %" PRIu64 "%s",
+             cfg->id, snap.meta.index, snap.meta.term, n_ents, n_ents ? ents[0].index : 0,
+             n_ents ? ents[n_ents - 1].index : 0, hs.term, hs.vote, hs.commit,
+             cfg->join && !have_snap && n_ents == 0 ? " (joining: waiting for a leader)" : "");
+    rc = 0;
+out:
+    raft_wal_recovered_free(&rec);
+    raft_snapshot_release(&snap);
+    return rc;
+}
+
+int raft_node_create(const raft_node_config *cfg, const raft_fsm_ops *ops, void *fsm,
+                     rpc_server *srv, raft_node **out)
+{
+    if (!cfg || cfg->id == 0 || !cfg->data_dir || !ops || !ops->apply || !ops->snapshot ||
+        !ops->restore || (!cfg->join && (cfg->n_peers <= 0 || !cfg->peers)) || cfg->n_peers < 0)
+        return -EINVAL;
+    raft_node *n = calloc(1, sizeof *n);
+    if (!n) return -ENOMEM;
+    n->cfg = *cfg;
+    n->cfg.peers = NULL; /* not kept */
+    n->cfg.n_peers = 0;
+    if (n->cfg.tick_ms <= 0) n->cfg.tick_ms = 50;
+    if (n->cfg.election_ticks <= 0) n->cfg.election_ticks = 20;
+    if (n->cfg.heartbeat_ticks <= 0) n->cfg.heartbeat_ticks = 2;
+    if (n->cfg.snapshot_entries == 0) n->cfg.snapshot_entries = 100000;
+    n->cfg.data_dir = n->data_dir;
+    n->ops = *ops;
+    n->fsm = fsm;
+    if (snprintf(n->data_dir, sizeof n->data_dir, "%s", cfg->data_dir) >= (int)sizeof n->data_dir) {
+        free(n);
+        return -ENAMETOOLONG;
+    }
+    snprintf(n->wal_dir, sizeof n->wal_dir, "%s/wal", n->data_dir);
+    snprintf(n->snap_dir, sizeof n->snap_dir, "%s/snap", n->data_dir);
+    pthread_mutex_init(&n->mu, NULL);
+    pthread_mutex_init(&n->wmu, NULL);
+    pthread_mutex_init(&n->amu, NULL);
+    pthread_mutex_init(&n->snap_mu, NULL);
+    cond_init_mono(&n->kick_cond);
+    cond_init_mono(&n->wcond);
+    cond_init_mono(&n->acond);
+    int rc = mkdir_p(n->data_dir);
+    if (rc == 0) rc = mkdir_one(n->snap_dir);
+    if (rc == 0) rc = recover(n, cfg);
+    if (rc == 0) {
+        raft_transport_handlers h = {.on_message = on_message, .on_fail = on_fail, .arg = n};
+        const char *self = "";
+        for (int i = 0; i < n->n_book; i++)
+            if (n->book[i].id == cfg->id) self = n->book[i].addr;
+        rc = raft_transport_create(srv, self, &h, &n->tr);
+    }
+    if (rc < 0) {
+        raft_node_destroy(n);
+        return rc;
+    }
+    *out = n;
+    return 0;
+}
+
+int raft_node_start(raft_node *n)
+{
+    if (n->started) return -EALREADY;
+    if (pthread_create(&n->apply_thr, NULL, apply_main, n) != 0) return -EAGAIN;
+    if (pthread_create(&n->step_thr, NULL, step_main, n) != 0) {
+        atomic_store(&n->stopping, true);
+        pthread_mutex_lock(&n->amu);
+        pthread_cond_broadcast(&n->acond);
+        pthread_mutex_unlock(&n->amu);
+        pthread_join(n->apply_thr, NULL);
+        atomic_store(&n->stopping, false);
+        return -EAGAIN;
+    }
+    n->started = true;
+    return 0;
+}
+
+void raft_node_destroy(raft_node *n)
+{
+    if (!n) return;
+    pthread_mutex_lock(&n->wmu);
+    atomic_store(&n->stopping, true);
+    pthread_mutex_unlock(&n->wmu);
+    if (n->started) {
+        pthread_mutex_lock(&n->mu);
+        kick_locked(n);
+        pthread_mutex_unlock(&n->mu);
+        pthread_mutex_lock(&n->amu);
+        pthread_cond_broadcast(&n->acond);
+        pthread_mutex_unlock(&n->amu);
+        pthread_join(n->step_thr, NULL);
+        pthread_join(n->apply_thr, NULL);
+    }
+    raft_transport_destroy(n->tr);
+    /* Wake every caller still waiting and wait until they have left. */
+    pthread_mutex_lock(&n->wmu);
+    while (n->waiters)
+        waiter_finish(n, n->waiters, -ECANCELED);
+    pthread_cond_broadcast(&n->wcond);
+    while (n->users > 0)
+        pthread_cond_wait(&n->wcond, &n->wmu);
+    pthread_mutex_unlock(&n->wmu);
+    for (apply_item *it = n->aq_head, *next; it; it = next) {
+        next = it->next;
+        free_entries(it->ents, it->n);
+        free_snapshot(it->snap);
+        free(it);
+    }
+    if (n->core) raft_destroy(n->core);
+    raft_wal_close(n->wal);
+    pthread_cond_destroy(&n->kick_cond);
+    pthread_cond_destroy(&n->wcond);
+    pthread_cond_destroy(&n->acond);
+    pthread_mutex_destroy(&n->mu);
+    pthread_mutex_destroy(&n->wmu);
+    pthread_mutex_destroy(&n->amu);
+    pthread_mutex_destroy(&n->snap_mu);
+    free(n);
+}
+
+/* ------------------------------------------------------------------ proposals and reads */
+
+static int64_t deadline_of(int timeout_ms)
+{
+    return cfs_mono_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+}
+
+/* Registers a waiter for a proposal made with `propose` (under mu), retrying -EBUSY (a
+ * leadership transfer or membership change in progress) until the deadline. */
+typedef int (*propose_fn)(raft_node *n, const void *arg, uint64_t *index, uint64_t *term);
+
+static int propose_and_wait(raft_node *n, propose_fn fn, const void *arg, int64_t deadline,
+                            void **result)
+{
+    waiter w = {0};
+    for (;;) {
+        if (atomic_load(&n->fatal)) return -EIO;
+        pthread_mutex_lock(&n->mu);
+        uint64_t index = 0, term = 0;
+        int rc = fn(n, arg, &index, &term);
+        if (rc == 0) {
+            w.index = index;
+            w.term = term;
+            pthread_mutex_lock(&n->wmu);
+            waiter_add(n, &w);
+            pthread_mutex_unlock(&n->wmu);
+            kick_locked(n);
+        }
+        pthread_mutex_unlock(&n->mu);
+        if (rc == -EBUSY) {
+            if (cfs_mono_ms() >= deadline) return -ETIMEDOUT;
+            cfs_sleep_ms(10);
+            continue;
+        }
+        if (rc < 0) return rc;
+        break;
+    }
+    pthread_mutex_lock(&n->wmu);
+    int rc = waiter_wait(n, &w, deadline);
+    pthread_mutex_unlock(&n->wmu);
+    if (rc == 0 && result)
+        *result = w.result;
+    else if (w.result && n->ops.free_result)
+        n->ops.free_result(n->fsm, w.result);
+    return rc;
+}
+
+typedef struct data_arg {
+    const uint8_t *data;
+    size_t len;
+} data_arg;
+
+static int propose_data(raft_node *n, const void *arg, uint64_t *index, uint64_t *term)
+{
+    const data_arg *d = arg;
+    return raft_propose(n->core, d->data, d->len, index, term);
+}
+
+int raft_node_propose(raft_node *n, const uint8_t *data, size_t len, int timeout_ms, void **result)
+{
+    if (result) *result = NULL;
+    if (!enter(n)) return -ECANCELED;
+    data_arg d = {data, len};
+    int rc = propose_and_wait(n, propose_data, &d, deadline_of(timeout_ms), result);
+    leave(n);
+    return rc;
+}
+
+int raft_node_read_barrier(raft_node *n, int timeout_ms)
+{
+    if (!enter(n)) return -ECANCELED;
+    int64_t deadline = deadline_of(timeout_ms);
+    waiter w = {.is_read = true};
+    pthread_mutex_lock(&n->mu);
+    w.ctx = ++n->read_ctx;
+    int rc = atomic_load(&n->fatal) ? -EIO : raft_read_index(n->core, w.ctx);
+    if (rc == 0) {
+        pthread_mutex_lock(&n->wmu);
+        waiter_add(n, &w);
+        pthread_mutex_unlock(&n->wmu);
+        kick_locked(n);
+    }
+    pthread_mutex_unlock(&n->mu);
+    if (rc == 0) {
+        pthread_mutex_lock(&n->wmu);
+        rc = waiter_wait(n, &w, deadline);
+        pthread_mutex_unlock(&n->wmu);
+    }
+    leave(n);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ status */
+
+void raft_node_get_status(raft_node *n, raft_node_status *out)
+{
+    memset(out, 0, sizeof *out);
+    raft_status st;
+    pthread_mutex_lock(&n->mu);
+    raft_get_status(n->core, &st);
+    book_add_conf(n, &st.conf);
+    out->id = st.id;
+    out->term = st.hs.term;
+    out->leader_id = st.soft.leader;
+    out->is_leader = st.soft.role == RAFT_LEADER;
+    out->role = raft_role_name(st.soft.role);
+    int self = raft_conf_find(&st.conf, st.id);
+    if (self >= 0 && st.conf.members[self].learner) out->role = "learner";
+    for (int i = 0; i < n->n_book; i++)
+        if (st.soft.leader && n->book[i].id == st.soft.leader)
+            snprintf(out->leader_addr, sizeof out->leader_addr, "%s", n->book[i].addr);
+    out->commit_index = st.hs.commit;
+    out->last_index = st.last_index;
+    out->snapshot_index = st.snapshot_index;
+    out->n_members = st.conf.n < 16 ? st.conf.n : 16;
+    for (int i = 0; i < out->n_members; i++) {
+        raft_member_status *m = &out->members[i];
+        m->id = st.conf.members[i].id;
+        snprintf(m->addr, sizeof m->addr, "%s", st.conf.members[i].addr);
+        m->voter = !st.conf.members[i].learner;
+        for (int k = 0; k < st.n_progress; k++) {
+            if (st.progress[k].id == m->id) {
+                m->match_index = st.progress[k].match;
+                m->recent_active = st.progress[k].recent_active;
+            }
+        }
+    }
+    pthread_mutex_unlock(&n->mu);
+    out->log_bytes = atomic_load(&n->log_bytes);
+    pthread_mutex_lock(&n->wmu);
+    out->applied_index = n->applied_index;
+    pthread_mutex_unlock(&n->wmu);
+}
+
+bool raft_node_is_leader(raft_node *n)
+{
+    pthread_mutex_lock(&n->mu);
+    bool l = n->is_leader;
+    pthread_mutex_unlock(&n->mu);
+    return l;
+}
+
+void raft_node_leader_addr(raft_node *n, char *buf, size_t len)
+{
+    if (len == 0) return;
+    buf[0] = 0;
+    pthread_mutex_lock(&n->mu);
+    if (n->leader_id) {
+        for (int i = 0; i < n->n_book; i++)
+            if (n->book[i].id == n->leader_id) snprintf(buf, len, "%s", n->book[i].addr);
+    }
+    pthread_mutex_unlock(&n->mu);
+}
+
+/* ------------------------------------------------------------------ membership */
+
+static int propose_cc(raft_node *n, const void *arg, uint64_t *index, uint64_t *term)
+{
+    return raft_propose_conf_change(n->core, arg, index, term);
+}
+
+static int change_membership(raft_node *n, uint32_t type, uint64_t id, const char *addr,
+                             int64_t deadline)
+{
+    raft_conf_change cc = {.type = type, .id = id};
+    if (addr) snprintf(cc.addr, sizeof cc.addr, "%s", addr);
+    int rc = propose_and_wait(n, propose_cc, &cc, deadline, NULL);
+    if (rc == 0)
+        LOG_INFO("raft: membership change committed: %s node %" PRIu64 " %s",
+                 type == RAFT_CC_ADD_VOTER     ? "voter"
+                 : type == RAFT_CC_ADD_LEARNER ? "learner"
+                                               : "remove",
+                 id, addr ? addr : "");
+    return rc;
+}
+
+int raft_node_add_member(raft_node *n, uint64_t id, const char *addr, int timeout_ms)
+{
+    if (id == 0 || !addr || !addr[0] || strlen(addr) >= RAFT_ADDR_MAX) return -EINVAL;
+    if (!enter(n)) return -ECANCELED;
+    int64_t deadline = deadline_of(timeout_ms);
+    raft_status st;
+    pthread_mutex_lock(&n->mu);
+    raft_get_status(n->core, &st);
+    book_set(n, id, addr);
+    pthread_mutex_unlock(&n->mu);
+    int rc = 0;
+    int idx = raft_conf_find(&st.conf, id);
+    if (st.soft.role != RAFT_LEADER)
+        rc = -CFS_ENOTLEADER;
+    else if (idx >= 0 && !st.conf.members[idx].learner)
+        rc = strcmp(st.conf.members[idx].addr, addr) == 0 ? 0 : -EEXIST;
+    else if (idx < 0)
+        rc = change_membership(n, RAFT_CC_ADD_LEARNER, id, addr, deadline);
+    if (rc == 0 && (idx < 0 || st.conf.members[idx].learner)) {
+        /* Wait until the learner's log is close to ours, then let it vote. */
+        for (;;) {
+            pthread_mutex_lock(&n->mu);
+            raft_get_status(n->core, &st);
+            pthread_mutex_unlock(&n->mu);
+            if (st.soft.role != RAFT_LEADER) {
+                rc = -CFS_ENOTLEADER;
+                break;
+            }
+            uint64_t match = 0;
+            for (int k = 0; k < st.n_progress; k++)
+                if (st.progress[k].id == id) match = st.progress[k].match;
+            if (match > 0 && match + CATCH_UP_SLACK >= st.last_index) break;
+            if (cfs_mono_ms() >= deadline) {
+                rc = -ETIMEDOUT;
+                break;
+            }
+            cfs_sleep_ms(50);
+        }
+        if (rc == 0) rc = change_membership(n, RAFT_CC_ADD_VOTER, id, addr, deadline);
+    }
+    leave(n);
+    return rc;
+}
+
+int raft_node_remove_member(raft_node *n, uint64_t id, int timeout_ms)
+{
+    if (id == 0) return -EINVAL;
+    if (!enter(n)) return -ECANCELED;
+    int rc = change_membership(n, RAFT_CC_REMOVE, id, NULL, deadline_of(timeout_ms));
+    leave(n);
+    return rc;
+}
+
+int raft_node_transfer_leader(raft_node *n, uint64_t to_id, int timeout_ms)
+{
+    if (!enter(n)) return -ECANCELED;
+    int64_t deadline = deadline_of(timeout_ms);
+    pthread_mutex_lock(&n->mu);
+    int rc = raft_transfer_leader(n->core, to_id);
+    kick_locked(n);
+    pthread_mutex_unlock(&n->mu);
+    while (rc == 0) {
+        pthread_mutex_lock(&n->mu);
+        uint64_t leader = n->leader_id;
+        bool me = n->is_leader;
+        pthread_mutex_unlock(&n->mu);
+        if (leader == to_id && !me) break;
+        if (cfs_mono_ms() >= deadline) {
+            rc = -ETIMEDOUT;
+            break;
+        }
+        cfs_sleep_ms(20);
+    }
+    leave(n);
+    return rc;
+}

@@ -1,0 +1,398 @@
+/* Process test of raft_node over the real WAL, snapshots and transport: three raft_kv_server
+ * processes on 127.0.0.1, a writer putting keys continuously, kill -9 of the leader, a new
+ * leader, no acknowledged write lost, the killed node restarted and caught up (by log or by
+ * snapshot: snapshots are taken every 100 entries); then all three killed and restarted and
+ * every acknowledged write still there. */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/rpc.h"
+#include "common/time_util.h"
+
+#define N_NODES 3
+#define MAX_KEYS 200000
+#define CALL_TIMEOUT_MS 3000
+
+static char g_root[256];
+static char g_bin[512];
+static int g_ports[N_NODES];
+static pid_t g_pids[N_NODES];
+static char g_addrs[N_NODES][64];
+static char g_peers[512];
+
+/* ------------------------------------------------------------------ processes */
+
+static void port_file(int i, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s/port%d", g_root, i + 1);
+}
+
+static pid_t spawn(int i)
+{
+    char id[16], listen[64], data[512], pf[512], logf[512];
+    snprintf(id, sizeof id, "%d", i + 1);
+    snprintf(listen, sizeof listen, "127.0.0.1:%d", g_ports[i]);
+    snprintf(data, sizeof data, "%s/node%d", g_root, i + 1);
+    snprintf(logf, sizeof logf, "%s/node%d.log", g_root, i + 1);
+    port_file(i, pf, sizeof pf);
+    unlink(pf);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        int fd = open(logf, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        if (fd >= 0) {
+            dup2(fd, 2);
+            dup2(fd, 1);
+            close(fd);
+        }
+        execl(g_bin, g_bin, "--id", id, "--listen", listen, "--peers", g_peers, "--data-dir", data,
+              "--port-file", pf, "--snapshot-entries", "100", (char *)NULL);
+        _exit(127);
+    }
+    return pid;
+}
+
+/* Starts node i and waits until it serves (its port file appears); retries a taken port. */
+static void start_node(int i)
+{
+    for (int attempt = 0; attempt < 5; attempt++) {
+        g_pids[i] = spawn(i);
+        char pf[512];
+        port_file(i, pf, sizeof pf);
+        int64_t deadline = cfs_mono_ms() + 20000;
+        while (cfs_mono_ms() < deadline) {
+            if (access(pf, F_OK) == 0) return;
+            int st;
+            if (waitpid(g_pids[i], &st, WNOHANG) == g_pids[i]) {
+                g_pids[i] = 0;
+                ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 98,
+                              "node %d exited with status %d (see %s/node%d.log)", i + 1, st,
+                              g_root, i + 1);
+                break; /* port taken: try again */
+            }
+            cfs_sleep_ms(20);
+        }
+        if (g_pids[i]) ck_abort_msg("node %d did not start within 20 s", i + 1);
+        cfs_sleep_ms(200);
+    }
+    ck_abort_msg("node %d: port %d stayed taken", i + 1, g_ports[i]);
+}
+
+static void kill_node(int i)
+{
+    if (g_pids[i] <= 0) return;
+    kill(g_pids[i], SIGKILL);
+    waitpid(g_pids[i], NULL, 0);
+    g_pids[i] = 0;
+}
+
+/* Graceful stop: SIGTERM, then SIGKILL after 10 s. Returns the exit status or -1. */
+static int stop_node(int i)
+{
+    if (g_pids[i] <= 0) return -1;
+    kill(g_pids[i], SIGTERM);
+    int64_t deadline = cfs_mono_ms() + 10000;
+    int st = -1;
+    while (cfs_mono_ms() < deadline) {
+        if (waitpid(g_pids[i], &st, WNOHANG) == g_pids[i]) {
+            g_pids[i] = 0;
+            return st;
+        }
+        cfs_sleep_ms(20);
+    }
+    kill_node(i);
+    return -1;
+}
+
+/* ------------------------------------------------------------------ KV client */
+
+/* Calls `method` on node i; returns the text reply in buf (NUL-terminated) or -errno. */
+static int call(int i, const char *method, const char *req, char *buf, size_t len)
+{
+    uint8_t *resp = NULL;
+    size_t resp_len = 0;
+    int rc = rpc_unary(g_addrs[i], method, (const uint8_t *)req, strlen(req), CALL_TIMEOUT_MS,
+                       &resp, &resp_len);
+    if (rc < 0) return rc;
+    size_t n = resp_len < len - 1 ? resp_len : len - 1;
+    memcpy(buf, resp, n);
+    buf[n] = 0;
+    free(resp);
+    return 0;
+}
+
+static unsigned long long status_field(const char *st, const char *name)
+{
+    char key[32];
+    snprintf(key, sizeof key, " %s=", name);
+    const char *p = strstr(st, key);
+    return p ? strtoull(p + strlen(key), NULL, 10) : 0;
+}
+
+/* Index of the node that says it is leader (among live ones), or -1. */
+static int find_leader(void)
+{
+    for (int i = 0; i < N_NODES; i++) {
+        char st[512];
+        if (g_pids[i] > 0 && call(i, "/chunkfs.KV/Status", "", st, sizeof st) == 0 &&
+            strstr(st, " leader=1 "))
+            return i;
+    }
+    return -1;
+}
+
+static int wait_leader(int timeout_ms)
+{
+    int64_t deadline = cfs_mono_ms() + timeout_ms;
+    while (cfs_mono_ms() < deadline) {
+        int l = find_leader();
+        if (l >= 0) return l;
+        cfs_sleep_ms(50);
+    }
+    return -1;
+}
+
+static int node_of_addr(const char *addr)
+{
+    for (int i = 0; i < N_NODES; i++)
+        if (!strcmp(addr, g_addrs[i])) return i;
+    return -1;
+}
+
+/* Sends a request to the leader, following hints and trying other nodes, for up to
+ * timeout_ms. Returns 0 with the reply in buf, or -ETIMEDOUT. */
+static int leader_call(const char *method, const char *req, char *buf, size_t len, int timeout_ms,
+                       int *guess)
+{
+    int64_t deadline = cfs_mono_ms() + timeout_ms;
+    int backoff = 10;
+    while (cfs_mono_ms() < deadline) {
+        int i = *guess;
+        int rc = g_pids[i] > 0 ? call(i, method, req, buf, len) : -ENOTCONN;
+        if (rc == 0 && !strncmp(buf, "NOTLEADER ", 10)) {
+            int hint = node_of_addr(buf + 10);
+            *guess = hint >= 0 && hint != i ? hint : (i + 1) % N_NODES;
+        } else if (rc == 0 && strncmp(buf, "ERR", 3) != 0) {
+            return 0;
+        } else {
+            *guess = (i + 1) % N_NODES;
+        }
+        cfs_sleep_ms(backoff);
+        backoff = backoff < 200 ? backoff * 2 : 200;
+    }
+    return -ETIMEDOUT;
+}
+
+/* ------------------------------------------------------------------ writer */
+
+static atomic_bool g_stop_writer;
+static atomic_int g_acked; /* keys 1..g_acked are acknowledged, in order */
+static atomic_int g_ambiguous;
+
+static void *writer_main(void *arg)
+{
+    (void)arg;
+    int guess = 0;
+    for (int k = 1; k < MAX_KEYS && !atomic_load(&g_stop_writer); k++) {
+        char req[64], buf[256];
+        snprintf(req, sizeof req, "k%d=v%d", k, k);
+        /* A key is retried until acknowledged (the same value again is harmless). */
+        for (;;) {
+            if (leader_call("/chunkfs.KV/Put", req, buf, sizeof buf, 30000, &guess) == 0) break;
+            atomic_fetch_add(&g_ambiguous, 1);
+            if (atomic_load(&g_stop_writer)) return NULL;
+        }
+        atomic_store(&g_acked, k);
+    }
+    return NULL;
+}
+
+static bool wait_acked(int target, int timeout_ms)
+{
+    int64_t deadline = cfs_mono_ms() + timeout_ms;
+    while (cfs_mono_ms() < deadline) {
+        if (atomic_load(&g_acked) >= target) return true;
+        cfs_sleep_ms(20);
+    }
+    return false;
+}
+
+/* Every acknowledged key reads back (linearizably, through the leader). */
+static void verify_all(int upto)
+{
+    int guess = 0;
+    for (int k = 1; k <= upto; k++) {
+        char key[32], want[40], buf[256];
+        snprintf(key, sizeof key, "k%d", k);
+        snprintf(want, sizeof want, "OK v%d", k);
+        ck_assert_int_eq(leader_call("/chunkfs.KV/Get", key, buf, sizeof buf, 20000, &guess), 0);
+        ck_assert_msg(!strcmp(buf, want), "key %s: got '%s', want '%s'", key, buf, want);
+    }
+}
+
+/* Node i has applied at least `index`. */
+static bool wait_applied(int i, unsigned long long index, int timeout_ms)
+{
+    int64_t deadline = cfs_mono_ms() + timeout_ms;
+    while (cfs_mono_ms() < deadline) {
+        char st[512];
+        if (call(i, "/chunkfs.KV/Status", "", st, sizeof st) == 0 &&
+            status_field(st, "applied") >= index)
+            return true;
+        cfs_sleep_ms(50);
+    }
+    return false;
+}
+
+START_TEST(three_nodes_survive_leader_kill_and_full_restart)
+{
+    rpc_global_init();
+    snprintf(g_peers, sizeof g_peers, "1=%s,2=%s,3=%s", g_addrs[0], g_addrs[1], g_addrs[2]);
+    for (int i = 0; i < N_NODES; i++)
+        start_node(i);
+    int leader = wait_leader(20000);
+    ck_assert_msg(leader >= 0, "no leader within 20 s");
+
+    pthread_t writer;
+    ck_assert_int_eq(pthread_create(&writer, NULL, writer_main, NULL), 0);
+    ck_assert_msg(wait_acked(300, 30000), "writes did not get going: %d acked",
+                  atomic_load(&g_acked));
+
+    /* kill -9 the leader while writes are under way */
+    leader = find_leader();
+    ck_assert_int_ge(leader, 0);
+    int before = atomic_load(&g_acked);
+    kill_node(leader);
+    int64_t t0 = cfs_mono_ms();
+    int next = wait_leader(20000);
+    ck_assert_msg(next >= 0 && next != leader, "no new leader within 20 s");
+    fprintf(stderr, "new leader %d elected %lld ms after killing %d\n", next + 1,
+            (long long)(cfs_mono_ms() - t0), leader + 1);
+    ck_assert_msg(wait_acked(before + 300, 30000), "writes stalled after failover: %d acked",
+                  atomic_load(&g_acked));
+
+    /* The killed node comes back and catches up (the others took snapshots meanwhile). */
+    start_node(leader);
+    char st[512];
+    next = wait_leader(20000);
+    ck_assert_int_ge(next, 0);
+    ck_assert_int_eq(call(next, "/chunkfs.KV/Status", "", st, sizeof st), 0);
+    unsigned long long commit = status_field(st, "commit");
+    ck_assert_msg(wait_applied(leader, commit, 30000), "restarted node %d did not catch up to %llu",
+                  leader + 1, commit);
+    int acked_now = atomic_load(&g_acked);
+    atomic_store(&g_stop_writer, true);
+    pthread_join(writer, NULL);
+    /* The restarted node's own state holds writes acknowledged while it was down. */
+    for (int k = before; k <= before + 300; k++) {
+        char key[32], want[40], buf[256];
+        snprintf(key, sizeof key, "k%d", k);
+        snprintf(want, sizeof want, "OK v%d", k);
+        ck_assert_int_eq(call(leader, "/chunkfs.KV/LocalGet", key, buf, sizeof buf), 0);
+        ck_assert_msg(!strcmp(buf, want), "restarted node: key %s: got '%s'", key, buf);
+    }
+    int acked = atomic_load(&g_acked);
+    ck_assert_int_ge(acked, acked_now);
+    verify_all(acked);
+    fprintf(stderr, "%d writes acknowledged, %d retried calls, all present\n", acked,
+            atomic_load(&g_ambiguous));
+
+    /* Everybody dies at once; everything acknowledged survives. */
+    for (int i = 0; i < N_NODES; i++)
+        kill_node(i);
+    for (int i = 0; i < N_NODES; i++)
+        start_node(i);
+    ck_assert_msg(wait_leader(20000) >= 0, "no leader after full restart");
+    verify_all(acked);
+    /* And the cluster takes writes again. */
+    int guess = 0;
+    char buf[256];
+    ck_assert_int_eq(
+        leader_call("/chunkfs.KV/Put", "after=restart", buf, sizeof buf, 20000, &guess), 0);
+    ck_assert_str_eq(buf, "OK");
+    for (int i = 0; i < N_NODES; i++)
+        ck_assert_int_eq(stop_node(i), 0); /* clean shutdown: exit status 0 */
+}
+END_TEST
+
+static void rm_rf(const char *path)
+{
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", path);
+    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", path);
+}
+
+static void dump_logs(void)
+{
+    for (int i = 0; i < N_NODES; i++) {
+        char cmd[600];
+        snprintf(cmd, sizeof cmd, "echo '--- node%d.log (tail)'; tail -n 40 '%s/node%d.log'", i + 1,
+                 g_root, i + 1);
+        if (system(cmd) != 0) fprintf(stderr, "no log for node %d\n", i + 1);
+    }
+}
+
+int main(void)
+{
+    const char *bin = getenv("CHUNKFS_BIN");
+    snprintf(g_bin, sizeof g_bin, "%s/raft_kv_server", bin ? bin : "build/bin");
+    if (access(g_bin, X_OK) != 0) {
+        fprintf(stderr, "skipping: %s not built\n", g_bin);
+        return 77;
+    }
+    const char *t = getenv("TMPDIR");
+    snprintf(g_root, sizeof g_root, "%s/raft_node_test.XXXXXX", t ? t : "/tmp");
+    if (!mkdtemp(g_root)) {
+        perror("mkdtemp");
+        return 1;
+    }
+    for (int i = 0; i < N_NODES; i++) {
+        g_ports[i] = 0;
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        socklen_t len = sizeof a;
+        if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) < 0 ||
+            getsockname(fd, (struct sockaddr *)&a, &len) < 0) {
+            perror("picking a port");
+            return 1;
+        }
+        close(fd);
+        g_ports[i] = ntohs(a.sin_port);
+        snprintf(g_addrs[i], sizeof g_addrs[i], "127.0.0.1:%d", g_ports[i]);
+    }
+    Suite *s = suite_create("raft_node");
+    TCase *tc = tcase_create("processes");
+    tcase_set_timeout(tc, 85);
+    tcase_add_test(tc, three_nodes_survive_leader_kill_and_full_restart);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    /* No fork: the processes this test starts are cleaned up below, whatever happened. */
+    srunner_set_fork_status(sr, CK_NOFORK);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    atomic_store(&g_stop_writer, true);
+    for (int i = 0; i < N_NODES; i++)
+        kill_node(i);
+    if (failed) dump_logs();
+    if (getenv("RAFT_NODE_TEST_KEEP"))
+        fprintf(stderr, "kept %s\n", g_root);
+    else
+        rm_rf(g_root);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
