@@ -6,6 +6,8 @@
  *                        (linearizable: ReadIndex barrier first)
  *   /chunkfs.KV/LocalGet "key"        -> the same, from this node's state without a barrier
  *   /chunkfs.KV/Status   ""           -> "id=1 leader=0|1 term=.. commit=.. applied=.. ..."
+ *   /chunkfs.KV/AddMember "id=addr", /chunkfs.KV/RemoveMember "id", /chunkfs.KV/Transfer "id"
+ *                        -> "OK" | "NOTLEADER <addr>" | "ERR <errno>" (membership, leader only)
  * Usage: raft_kv_server --id N --listen 127.0.0.1:PORT --peers 1=HOST:PORT,2=... --data-dir D
  *        [--port-file F] [--snapshot-entries N] [--join]
  * Exits 0 on SIGTERM/SIGINT, 98 when the listen address is taken, 1 on other errors. */
@@ -253,6 +255,69 @@ static int handle_status(void *arg, const char *peer, const uint8_t *req, size_t
     return 0;
 }
 
+#define MEMBER_TIMEOUT_MS 20000
+
+static int member_reply(kv_server *s, int rc, uint8_t **resp, size_t *resp_len)
+{
+    if (rc == -CFS_ENOTLEADER) return not_leader(s, resp, resp_len);
+    if (rc < 0) return err_reply(rc, resp, resp_len);
+    return reply(resp, resp_len, "OK", "");
+}
+
+/* Parses a decimal id at the start of req (len bytes); *rest points after it. 0 if invalid. */
+static uint64_t parse_id(const uint8_t *req, size_t len, const char **rest)
+{
+    char buf[160];
+    if (len == 0 || len >= sizeof buf) return 0;
+    memcpy(buf, req, len);
+    buf[len] = 0;
+    char *end;
+    unsigned long long id = strtoull(buf, &end, 10);
+    if (end == buf) return 0;
+    *rest = (const char *)req + (end - buf);
+    return id;
+}
+
+static int handle_add_member(void *arg, const char *peer, const uint8_t *req, size_t req_len,
+                             uint8_t **resp, size_t *resp_len)
+{
+    (void)peer;
+    const char *rest;
+    uint64_t id = parse_id(req, req_len, &rest);
+    size_t addr_len = req_len - (size_t)(rest - (const char *)req);
+    if (id == 0 || addr_len < 2 || addr_len > 127 || rest[0] != '=') return -EINVAL;
+    char addr[128];
+    memcpy(addr, rest + 1, addr_len - 1);
+    addr[addr_len - 1] = 0;
+    return member_reply(arg,
+                        raft_node_add_member(((kv_server *)arg)->node, id, addr, MEMBER_TIMEOUT_MS),
+                        resp, resp_len);
+}
+
+static int handle_remove_member(void *arg, const char *peer, const uint8_t *req, size_t req_len,
+                                uint8_t **resp, size_t *resp_len)
+{
+    (void)peer;
+    const char *rest;
+    uint64_t id = parse_id(req, req_len, &rest);
+    if (id == 0 || rest != (const char *)req + req_len) return -EINVAL;
+    return member_reply(arg,
+                        raft_node_remove_member(((kv_server *)arg)->node, id, MEMBER_TIMEOUT_MS),
+                        resp, resp_len);
+}
+
+static int handle_transfer(void *arg, const char *peer, const uint8_t *req, size_t req_len,
+                           uint8_t **resp, size_t *resp_len)
+{
+    (void)peer;
+    const char *rest;
+    uint64_t id = parse_id(req, req_len, &rest);
+    if (id == 0 || rest != (const char *)req + req_len) return -EINVAL;
+    return member_reply(arg,
+                        raft_node_transfer_leader(((kv_server *)arg)->node, id, MEMBER_TIMEOUT_MS),
+                        resp, resp_len);
+}
+
 /* ------------------------------------------------------------------ main */
 
 static int parse_peers(const char *s, raft_peer *peers, int max)
@@ -368,6 +433,10 @@ int main(int argc, char **argv)
     if (rc == 0) rc = rpc_server_add_unary(srv, "/chunkfs.KV/Get", handle_get, &s);
     if (rc == 0) rc = rpc_server_add_unary(srv, "/chunkfs.KV/LocalGet", handle_local_get, &s);
     if (rc == 0) rc = rpc_server_add_unary(srv, "/chunkfs.KV/Status", handle_status, &s);
+    if (rc == 0) rc = rpc_server_add_unary(srv, "/chunkfs.KV/AddMember", handle_add_member, &s);
+    if (rc == 0)
+        rc = rpc_server_add_unary(srv, "/chunkfs.KV/RemoveMember", handle_remove_member, &s);
+    if (rc == 0) rc = rpc_server_add_unary(srv, "/chunkfs.KV/Transfer", handle_transfer, &s);
     int port = rc < 0 ? rc : rpc_server_start(srv, listen);
     if (port < 0) {
         LOG_ERROR("cannot serve on %s: %s", listen, cfs_strerror(port));

@@ -23,7 +23,7 @@
 #include "common/rpc.h"
 #include "common/time_util.h"
 
-#define N_NODES 3
+#define N_NODES 4 /* three founders; the fourth joins in the membership test */
 #define MAX_KEYS 200000
 #define CALL_TIMEOUT_MS 3000
 
@@ -33,6 +33,7 @@ static int g_ports[N_NODES];
 static pid_t g_pids[N_NODES];
 static char g_addrs[N_NODES][64];
 static char g_peers[512];
+static const char *g_case = "a"; /* data dirs of each test case are apart */
 
 /* ------------------------------------------------------------------ processes */
 
@@ -46,7 +47,7 @@ static pid_t spawn(int i)
     char id[16], listen[64], data[512], pf[512], logf[512];
     snprintf(id, sizeof id, "%d", i + 1);
     snprintf(listen, sizeof listen, "127.0.0.1:%d", g_ports[i]);
-    snprintf(data, sizeof data, "%s/node%d", g_root, i + 1);
+    snprintf(data, sizeof data, "%s/%s-node%d", g_root, g_case, i + 1);
     snprintf(logf, sizeof logf, "%s/node%d.log", g_root, i + 1);
     port_file(i, pf, sizeof pf);
     unlink(pf);
@@ -60,8 +61,15 @@ static pid_t spawn(int i)
             dup2(fd, 1);
             close(fd);
         }
-        execl(g_bin, g_bin, "--id", id, "--listen", listen, "--peers", g_peers, "--data-dir", data,
-              "--port-file", pf, "--snapshot-entries", "100", (char *)NULL);
+        if (i == 3) { /* the joiner knows only itself */
+            char self[96];
+            snprintf(self, sizeof self, "4=%s", listen);
+            execl(g_bin, g_bin, "--id", id, "--listen", listen, "--peers", self, "--data-dir", data,
+                  "--port-file", pf, "--snapshot-entries", "100", "--join", (char *)NULL);
+        } else {
+            execl(g_bin, g_bin, "--id", id, "--listen", listen, "--peers", g_peers, "--data-dir",
+                  data, "--port-file", pf, "--snapshot-entries", "100", (char *)NULL);
+        }
         _exit(127);
     }
     return pid;
@@ -262,8 +270,8 @@ static bool wait_applied(int i, unsigned long long index, int timeout_ms)
 START_TEST(three_nodes_survive_leader_kill_and_full_restart)
 {
     rpc_global_init();
-    snprintf(g_peers, sizeof g_peers, "1=%s,2=%s,3=%s", g_addrs[0], g_addrs[1], g_addrs[2]);
-    for (int i = 0; i < N_NODES; i++)
+    g_case = "a";
+    for (int i = 0; i < 3; i++)
         start_node(i);
     int leader = wait_leader(20000);
     ck_assert_msg(leader >= 0, "no leader within 20 s");
@@ -313,9 +321,9 @@ START_TEST(three_nodes_survive_leader_kill_and_full_restart)
             atomic_load(&g_ambiguous));
 
     /* Everybody dies at once; everything acknowledged survives. */
-    for (int i = 0; i < N_NODES; i++)
+    for (int i = 0; i < 3; i++)
         kill_node(i);
-    for (int i = 0; i < N_NODES; i++)
+    for (int i = 0; i < 3; i++)
         start_node(i);
     ck_assert_msg(wait_leader(20000) >= 0, "no leader after full restart");
     verify_all(acked);
@@ -325,8 +333,95 @@ START_TEST(three_nodes_survive_leader_kill_and_full_restart)
     ck_assert_int_eq(
         leader_call("/chunkfs.KV/Put", "after=restart", buf, sizeof buf, 20000, &guess), 0);
     ck_assert_str_eq(buf, "OK");
-    for (int i = 0; i < N_NODES; i++)
+    for (int i = 0; i < 3; i++)
         ck_assert_int_eq(stop_node(i), 0); /* clean shutdown: exit status 0 */
+}
+END_TEST
+
+static void put_range(int from, int to, int *guess)
+{
+    for (int k = from; k <= to; k++) {
+        char req[64], buf[256];
+        snprintf(req, sizeof req, "k%d=v%d", k, k);
+        ck_assert_msg(leader_call("/chunkfs.KV/Put", req, buf, sizeof buf, 20000, guess) == 0,
+                      "put k%d not acknowledged within 20 s", k);
+    }
+}
+
+static void assert_local(int node, int k)
+{
+    char key[32], want[40], buf[256];
+    snprintf(key, sizeof key, "k%d", k);
+    snprintf(want, sizeof want, "OK v%d", k);
+    ck_assert_int_eq(call(node, "/chunkfs.KV/LocalGet", key, buf, sizeof buf), 0);
+    ck_assert_msg(!strcmp(buf, want), "node %d: key %s: got '%s'", node + 1, key, buf);
+}
+
+/* A fourth server joins empty, is added as a learner, catches up (by snapshot: the founders
+ * have compacted), is promoted, takes over leadership; a founder is removed; the joiner
+ * survives kill -9 and restart with its membership intact. */
+START_TEST(join_promote_transfer_remove)
+{
+    rpc_global_init();
+    g_case = "b";
+    for (int i = 0; i < 3; i++)
+        start_node(i);
+    ck_assert_msg(wait_leader(20000) >= 0, "no leader within 20 s");
+    int guess = 0;
+    char buf[256], req[128];
+    put_range(1, 250, &guess);
+
+    start_node(3);
+    snprintf(req, sizeof req, "4=%s", g_addrs[3]);
+    ck_assert_int_eq(leader_call("/chunkfs.KV/AddMember", req, buf, sizeof buf, 40000, &guess), 0);
+    ck_assert_str_eq(buf, "OK");
+    int leader = find_leader();
+    ck_assert_int_ge(leader, 0);
+    ck_assert_int_eq(call(leader, "/chunkfs.KV/Status", "", buf, sizeof buf), 0);
+    ck_assert_msg(strstr(buf, " members=4"), "leader status after add: %s", buf);
+    ck_assert(wait_applied(3, status_field(buf, "commit"), 20000));
+    assert_local(3, 1);
+    assert_local(3, 250);
+    ck_assert_int_eq(call(3, "/chunkfs.KV/Status", "", buf, sizeof buf), 0);
+    ck_assert_msg(strstr(buf, "role=follower"), "joined node is not a voting follower: %s", buf);
+
+    /* Leadership moves to the new node. */
+    ck_assert_int_eq(leader_call("/chunkfs.KV/Transfer", "4", buf, sizeof buf, 30000, &guess), 0);
+    ck_assert_str_eq(buf, "OK");
+    int64_t deadline = cfs_mono_ms() + 10000;
+    while (find_leader() != 3 && cfs_mono_ms() < deadline)
+        cfs_sleep_ms(50);
+    ck_assert_int_eq(find_leader(), 3);
+    guess = 3;
+    put_range(251, 300, &guess);
+
+    /* A founder leaves; the remaining three go on without it. */
+    int gone = 0;
+    ck_assert_int_eq(leader_call("/chunkfs.KV/RemoveMember", "1", buf, sizeof buf, 30000, &guess),
+                     0);
+    ck_assert_str_eq(buf, "OK");
+    ck_assert_int_eq(stop_node(gone), 0);
+    leader = wait_leader(10000);
+    ck_assert_int_ge(leader, 0);
+    ck_assert_int_eq(call(leader, "/chunkfs.KV/Status", "", buf, sizeof buf), 0);
+    ck_assert_msg(strstr(buf, " members=3"), "leader status after remove: %s", buf);
+    put_range(301, 350, &guess);
+
+    /* The joiner, now leader, dies and comes back from its own disk. */
+    leader = wait_leader(10000);
+    ck_assert_int_ge(leader, 0);
+    kill_node(leader);
+    ck_assert_msg(wait_leader(20000) >= 0, "no leader after killing node %d", leader + 1);
+    put_range(351, 400, &guess);
+    start_node(leader);
+    int now_leader = wait_leader(20000);
+    ck_assert_int_ge(now_leader, 0);
+    ck_assert_int_eq(call(now_leader, "/chunkfs.KV/Status", "", buf, sizeof buf), 0);
+    ck_assert(wait_applied(leader, status_field(buf, "commit"), 20000));
+    assert_local(leader, 400);
+    verify_all(400);
+    for (int i = 1; i < N_NODES; i++)
+        ck_assert_int_eq(stop_node(i), 0);
 }
 END_TEST
 
@@ -375,10 +470,12 @@ int main(void)
         g_ports[i] = ntohs(a.sin_port);
         snprintf(g_addrs[i], sizeof g_addrs[i], "127.0.0.1:%d", g_ports[i]);
     }
+    snprintf(g_peers, sizeof g_peers, "1=%s,2=%s,3=%s", g_addrs[0], g_addrs[1], g_addrs[2]);
     Suite *s = suite_create("raft_node");
     TCase *tc = tcase_create("processes");
     tcase_set_timeout(tc, 85);
     tcase_add_test(tc, three_nodes_survive_leader_kill_and_full_restart);
+    tcase_add_test(tc, join_promote_transfer_remove);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     /* No fork: the processes this test starts are cleaned up below, whatever happened. */
