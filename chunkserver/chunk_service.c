@@ -366,7 +366,15 @@ int chunk_service_replicate(chunk_service *svc, uint64_t chunk_id, uint64_t vers
     if (rc == 0 && inf.version > version)
         return -CFS_ESTALE_VER; /* we hold something newer: not ours to roll back */
     if (rc == 0) {
-        rc = chunk_store_delete(st, chunk_id, inf.version); /* stale replica: replaced */
+        /* Our replica is stale: it is replaced, but only once the source shows it has the
+         * wanted version (a bogus request must not cost us the replica we have). */
+        uint64_t sv = 0, sl = 0;
+        rc = chunk_client_info(source, chunk_id, svc->opts.replicate_timeout_ms, &sv, &sl);
+        if (rc == 0 && sv != version)
+            rc = -CFS_ESTALE_VER;
+        if (rc < 0)
+            return rc;
+        rc = chunk_store_delete(st, chunk_id, inf.version);
         if (rc < 0 && rc != -ENOENT) return rc;
     }
     rc = chunk_store_import_begin(st, chunk_id, version);

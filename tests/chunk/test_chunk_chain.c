@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -157,18 +158,241 @@ START_TEST(test_chain_write_256mib_identical)
 }
 END_TEST
 
+struct kill_hook {
+    struct cs_proc *victim;
+    int64_t killed_at;
+};
+
+static void kill_victim(void *arg)
+{
+    struct kill_hook *k = arg;
+    kill(k->victim->pid, SIGKILL);
+    k->killed_at = now_ms();
+}
+
+START_TEST(test_middle_replica_killed_is_named)
+{
+    rpc_global_init();
+    struct cs_proc p[3];
+    start(&p[0], "ka", NULL);
+    start(&p[1], "kb", NULL);
+    start(&p[2], "kc", NULL);
+    const char *chain[2] = {p[1].addr, p[2].addr};
+    /* The middle replica dies after 8 MiB of a 64 MiB write session. */
+    struct kill_hook k = {.victim = &p[1]};
+    struct pattern_src src = {
+        .id = 7, .end = CHUNK_MAX_SIZE, .hook_at = 8 * MiB, .hook = kill_victim, .hook_arg = &k};
+    struct chunk_write_result res;
+    int rc =
+        chunk_client_write(p[0].addr, chain, 2, 7, 1, 0, 0, pattern_source, &src, TIMEOUT_MS, &res);
+    int64_t took = now_ms() - k.killed_at;
+    ck_assert(src.hooked);
+    ck_assert_msg(rc < 0, "the write succeeded although %s was killed", p[1].addr);
+    ck_assert_int_eq(res.err, rc);
+    ck_assert_str_eq(res.failed_address, p[1].addr);
+    fprintf(stderr, "middle replica killed: error \"%s\" naming %s after %" PRId64 " ms\n",
+            cfs_strerror(rc), res.failed_address, took);
+    ck_assert_msg(took < 10000, "error took %" PRId64 " ms", took);
+    cs_proc_stop(&p[1], SIGKILL);
+
+    /* What the client does next (the metaserver having bumped the version to 2 and dropped
+     * the dead replica): rewrite the chunk to the survivors, which end identical. The last
+     * replica holds version 1 only if B's forwarded stream reached it before B died. */
+    uint64_t cv = 0, cl = 0;
+    bool c_has = chunk_client_info(p[2].addr, 7, TIMEOUT_MS, &cv, &cl) == 0;
+    ck_assert(!c_has || cv == 1);
+    const char *chain2[1] = {p[2].addr};
+    struct pattern_src src2 = {.id = 7, .end = CHUNK_MAX_SIZE};
+    rc = chunk_client_write(p[0].addr, chain2, c_has ? 1 : 0, 7, 2, 1, 0, pattern_source, &src2,
+                            TIMEOUT_MS, &res);
+    ck_assert_msg(rc == 0, "rewrite: %s at %s", cfs_strerror(rc), res.failed_address);
+    expect_replica(p[0].addr, 7, 2, CHUNK_MAX_SIZE, NULL);
+    if (c_has) expect_replica(p[2].addr, 7, 2, CHUNK_MAX_SIZE, NULL);
+
+    /* A chain whose last replica does not exist: the error names it. */
+    const char *dead_chain[2] = {p[2].addr, p[1].addr};
+    struct pattern_src src3 = {.id = 8, .end = 2 * MiB};
+    rc = chunk_client_write(p[0].addr, dead_chain, 2, 8, 1, 0, 0, pattern_source, &src3, TIMEOUT_MS,
+                            &res);
+    ck_assert_int_lt(rc, 0);
+    ck_assert_str_eq(res.failed_address, p[1].addr);
+    cs_proc_stop(&p[0], SIGTERM);
+    cs_proc_stop(&p[2], SIGTERM);
+}
+END_TEST
+
+static size_t count_entries(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d) return 0;
+    size_t n = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL)
+        n += de->d_name[0] != '.';
+    closedir(d);
+    return n;
+}
+
+static void write_simple(const char *addr, uint64_t id, uint64_t len)
+{
+    struct pattern_src src = {.id = id, .end = len};
+    struct chunk_write_result res;
+    int rc = chunk_client_write(addr, NULL, 0, id, 1, 0, 0, pattern_source, &src, TIMEOUT_MS, &res);
+    ck_assert_msg(rc == 0, "write %" PRIu64 ": %s", id, cfs_strerror(rc));
+}
+
+static void flip_byte(const char *data_dir, uint64_t id, uint64_t off)
+{
+    char path[PATH_MAX + 64];
+    snprintf(path, sizeof path, "%.3000s/chunks/%02x/%016" PRIx64 ".chk", data_dir,
+             (unsigned)(id & 0xff), id);
+    int fd = open(path, O_RDWR);
+    ck_assert_msg(fd >= 0, "open %s: %s", path, strerror(errno));
+    uint8_t b;
+    ck_assert_int_eq(pread(fd, &b, 1, (off_t)(CHUNK_DATA_OFF + off)), 1);
+    b ^= 0x01;
+    ck_assert_int_eq(pwrite(fd, &b, 1, (off_t)(CHUNK_DATA_OFF + off)), 1);
+    ck_assert_int_eq(fsync(fd), 0);
+    close(fd);
+}
+
+static int discard_sink(void *arg, uint64_t off, const uint8_t *data, size_t len)
+{
+    (void)arg;
+    (void)off;
+    (void)data;
+    (void)len;
+    return 0;
+}
+
+START_TEST(test_corrupt_block_refused_and_scrubbed)
+{
+    rpc_global_init();
+    /* r: scrubber idle (one pass at start over nothing, next in an hour); s: scrubs every
+     * second at 64 MiB/s. */
+    const char *scrub_fast[] = {"--scrub-interval", "1", "--scrub-rate", "64", NULL};
+    struct cs_proc r, s;
+    start(&r, "r", NULL);
+    start(&s, "s", scrub_fast);
+    char qr[PATH_MAX + 16], qs[PATH_MAX + 16];
+    snprintf(qr, sizeof qr, "%.3000s/quarantine", r.dir);
+    snprintf(qs, sizeof qs, "%.3000s/quarantine", s.dir);
+
+    /* On read: the bad block is refused with -CFS_ECORRUPT, the good ones before it read. */
+    write_simple(r.addr, 21, 5 * MiB);
+    flip_byte(r.dir, 21, 3 * MiB + 777);
+    struct check_sink c = {.id = 21, .tmp = malloc(CHUNK_PIECE_SIZE)};
+    ssize_t n = chunk_client_read(r.addr, 21, 1, 0, 2 * MiB, TIMEOUT_MS, check_sink, &c);
+    ck_assert_int_eq(n, 2 * MiB);
+    ck_assert_uint_eq(c.mismatches, 0);
+    n = chunk_client_read(r.addr, 21, 1, 0, 0, TIMEOUT_MS, check_sink, &c);
+    ck_assert_int_eq(n, -CFS_ECORRUPT);
+    ck_assert_uint_eq(c.mismatches, 0);
+    free(c.tmp);
+    /* ... and the replica is moved aside: gone from the server, in quarantine/. */
+    uint64_t v, l;
+    ck_assert_int_eq(chunk_client_info(r.addr, 21, TIMEOUT_MS, &v, &l), -ENOENT);
+    ck_assert_int_eq(count_entries(qr), 1);
+
+    /* By the scrubber: nobody reads chunk 22, yet it is found and moved aside. */
+    write_simple(s.addr, 22, 3 * MiB);
+    write_simple(s.addr, 23, 3 * MiB);
+    flip_byte(s.dir, 22, 2 * MiB + 5);
+    int64_t deadline = now_ms() + 30000;
+    while (count_entries(qs) == 0 && now_ms() < deadline)
+        usleep(100000);
+    ck_assert_int_eq(count_entries(qs), 1);
+    ck_assert_int_eq(chunk_client_info(s.addr, 22, TIMEOUT_MS, &v, &l), -ENOENT);
+    /* the healthy neighbour is untouched */
+    expect_replica(s.addr, 23, 1, 3 * MiB, NULL);
+    ck_assert_int_eq(chunk_client_read(s.addr, 22, 1, 0, 0, TIMEOUT_MS, discard_sink, NULL),
+                     -ENOENT);
+    cs_proc_stop(&r, SIGTERM);
+    cs_proc_stop(&s, SIGTERM);
+}
+END_TEST
+
+START_TEST(test_replicate_delete_info_set_version)
+{
+    rpc_global_init();
+    struct cs_proc a, b;
+    start(&a, "ra", NULL);
+    start(&b, "rb", NULL);
+    write_simple(a.addr, 31, 9 * MiB + 3);
+    /* pull from a peer: same bytes, same version */
+    ck_assert_int_eq(chunk_client_replicate(b.addr, 31, 1, a.addr, TIMEOUT_MS), 0);
+    expect_replica(b.addr, 31, 1, 9 * MiB + 3, NULL);
+    /* a version the source does not have: refused, nothing left behind */
+    ck_assert_int_eq(chunk_client_replicate(b.addr, 31, 5, a.addr, TIMEOUT_MS), -CFS_ESTALE_VER);
+    expect_replica(b.addr, 31, 1, 9 * MiB + 3, NULL);
+    ck_assert_int_eq(chunk_client_replicate(b.addr, 32, 1, a.addr, TIMEOUT_MS), -ENOENT);
+    uint64_t v, l;
+    ck_assert_int_eq(chunk_client_info(b.addr, 32, TIMEOUT_MS, &v, &l), -ENOENT);
+    /* version bump by RPC, then stale replica replaced by a newer pull */
+    ck_assert_int_eq(chunk_client_set_version(a.addr, 31, 1, 2, TIMEOUT_MS), 0);
+    ck_assert_int_eq(chunk_client_set_version(a.addr, 31, 1, 3, TIMEOUT_MS), -CFS_ESTALE_VER);
+    ck_assert_int_eq(chunk_client_replicate(b.addr, 31, 2, a.addr, TIMEOUT_MS), 0);
+    expect_replica(b.addr, 31, 2, 9 * MiB + 3, NULL);
+    /* stale read version */
+    ck_assert_int_eq(chunk_client_read(b.addr, 31, 1, 0, 0, TIMEOUT_MS, discard_sink, NULL),
+                     -CFS_ESTALE_VER);
+    /* delete: wrong version refused, right one removes */
+    ck_assert_int_eq(chunk_client_delete(b.addr, 31, 1, TIMEOUT_MS), -CFS_ESTALE_VER);
+    ck_assert_int_eq(chunk_client_delete(b.addr, 31, 2, TIMEOUT_MS), 0);
+    ck_assert_int_eq(chunk_client_info(b.addr, 31, TIMEOUT_MS, &v, &l), -ENOENT);
+    /* bad input: id 0 and a write without a header */
+    ck_assert_int_eq(chunk_client_info(b.addr, 0, TIMEOUT_MS, &v, &l), -EINVAL);
+    ck_assert_int_eq(chunk_client_read(b.addr, 0, 1, 0, 0, TIMEOUT_MS, discard_sink, NULL),
+                     -EINVAL);
+    struct chunk_write_result res;
+    struct pattern_src src = {.id = 40, .end = MiB};
+    ck_assert_int_eq(
+        chunk_client_write(b.addr, NULL, 0, 40, 0, 0, 0, pattern_source, &src, TIMEOUT_MS, &res),
+        -EINVAL);
+    ck_assert_int_eq(
+        chunk_client_write(b.addr, NULL, 0, 40, 1, 0, CHUNK_MAX_SIZE - 10, pattern_source,
+                           &(struct pattern_src){.id = 40, .end = CHUNK_MAX_SIZE + 100ull},
+                           TIMEOUT_MS, &res),
+        -EINVAL);
+    /* the server still works after all that */
+    write_simple(b.addr, 41, MiB);
+    expect_replica(b.addr, 41, 1, MiB, NULL);
+    /* SIGTERM: clean exit, and the data is there after a restart */
+    ck_assert_int_eq(cs_proc_stop(&b, SIGTERM), 0);
+    start(&b, "rb", NULL);
+    expect_replica(b.addr, 41, 1, MiB, NULL);
+    cs_proc_stop(&a, SIGTERM);
+    cs_proc_stop(&b, SIGTERM);
+}
+END_TEST
+
 int main(void)
 {
     if (cs_make_root(g_root, sizeof g_root, "cfs_chain") < 0) return 1;
     Suite *s = suite_create("chunk_chain");
-    TCase *tc = tcase_create("chain");
-    tcase_set_timeout(tc, 90);
-    tcase_add_test(tc, test_chain_write_256mib_identical);
-    suite_add_tcase(s, tc);
+    /* One case per test so that CK_RUN_CASE=<name> runs one alone. */
+    const struct {
+        const char *name;
+        const TTest *test;
+    } cases[] = {
+        {"chain", test_chain_write_256mib_identical},
+        {"kill", test_middle_replica_killed_is_named},
+        {"corrupt", test_corrupt_block_refused_and_scrubbed},
+        {"replicate", test_replicate_delete_info_set_version},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        TCase *tc = tcase_create(cases[i].name);
+        tcase_set_timeout(tc, 90);
+        tcase_add_test(tc, cases[i].test);
+        suite_add_tcase(s, tc);
+    }
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);
-    cs_remove_tree(g_root);
+    if (getenv("CHUNK_TEST_KEEP"))
+        fprintf(stderr, "kept %s\n", g_root);
+    else
+        cs_remove_tree(g_root);
     return failed ? 1 : 0;
 }
