@@ -1,0 +1,147 @@
+/* Open-addressing hash tables (linear probing, backward-shift deletion) for meta_fsm:
+ * inode pointers keyed by inode number, and u64 -> u64 maps (chunk id -> ino, sessions).
+ * Power-of-two capacities; grown at 75 % load so probes stay short. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "metaserver/meta_fsm_internal.h"
+
+static size_t mix(uint64_t k, size_t cap)
+{
+    k ^= k >> 33;
+    k *= 0xff51afd7ed558ccdull;
+    k ^= k >> 33;
+    return (size_t)k & (cap - 1);
+}
+
+struct mf_inode *mf_iget(const meta_fsm *fsm, uint64_t ino)
+{
+    const struct mf_itable *t = &fsm->inodes;
+    if (t->cap == 0) return NULL;
+    for (size_t i = mix(ino, t->cap);; i = (i + 1) & (t->cap - 1)) {
+        struct mf_inode *in = t->slots[i];
+        if (!in) return NULL;
+        if (in->ino == ino) return in;
+    }
+}
+
+static void iinsert(struct mf_itable *t, struct mf_inode *in)
+{
+    size_t i = mix(in->ino, t->cap);
+    while (t->slots[i])
+        i = (i + 1) & (t->cap - 1);
+    t->slots[i] = in;
+    t->n++;
+}
+
+int mf_iput(meta_fsm *fsm, struct mf_inode *in)
+{
+    struct mf_itable *t = &fsm->inodes;
+    if ((t->n + 1) * 4 > t->cap * 3) {
+        size_t ncap = t->cap ? t->cap * 2 : 64;
+        struct mf_inode **ns = calloc(ncap, sizeof(*ns));
+        if (!ns) return -ENOMEM;
+        struct mf_itable nt = {ns, ncap, 0};
+        for (size_t i = 0; i < t->cap; i++)
+            if (t->slots[i]) iinsert(&nt, t->slots[i]);
+        free(t->slots);
+        *t = nt;
+    }
+    iinsert(t, in);
+    return 0;
+}
+
+void mf_idel(meta_fsm *fsm, uint64_t ino)
+{
+    struct mf_itable *t = &fsm->inodes;
+    if (t->cap == 0) return;
+    size_t mask = t->cap - 1, i = mix(ino, t->cap);
+    while (t->slots[i] && t->slots[i]->ino != ino)
+        i = (i + 1) & mask;
+    if (!t->slots[i]) return;
+    t->slots[i] = NULL;
+    t->n--;
+    /* Backward shift: move later members of the probe run into the hole when allowed. */
+    for (size_t j = (i + 1) & mask; t->slots[j]; j = (j + 1) & mask) {
+        size_t home = mix(t->slots[j]->ino, t->cap);
+        bool movable = (i <= j) ? (home <= i || home > j) : (home <= i && home > j);
+        if (movable) {
+            t->slots[i] = t->slots[j];
+            t->slots[j] = NULL;
+            i = j;
+        }
+    }
+}
+
+void mf_itable_free(struct mf_itable *t)
+{
+    free(t->slots);
+    t->slots = NULL;
+    t->cap = t->n = 0;
+}
+
+static void kvinsert(struct mf_kvtable *t, uint64_t key, uint64_t val)
+{
+    size_t i = mix(key, t->cap);
+    while (t->slots[i].key && t->slots[i].key != key)
+        i = (i + 1) & (t->cap - 1);
+    if (!t->slots[i].key) t->n++;
+    t->slots[i].key = key;
+    t->slots[i].val = val;
+}
+
+int mf_kv_put(struct mf_kvtable *t, uint64_t key, uint64_t val)
+{
+    if (key == 0) return -EINVAL;
+    if ((t->n + 1) * 4 > t->cap * 3) {
+        size_t ncap = t->cap ? t->cap * 2 : 64;
+        struct mf_kv *ns = calloc(ncap, sizeof(*ns));
+        if (!ns) return -ENOMEM;
+        struct mf_kvtable nt = {ns, ncap, 0};
+        for (size_t i = 0; i < t->cap; i++)
+            if (t->slots[i].key) kvinsert(&nt, t->slots[i].key, t->slots[i].val);
+        free(t->slots);
+        *t = nt;
+    }
+    kvinsert(t, key, val);
+    return 0;
+}
+
+bool mf_kv_get(const struct mf_kvtable *t, uint64_t key, uint64_t *val)
+{
+    if (t->cap == 0 || key == 0) return false;
+    for (size_t i = mix(key, t->cap);; i = (i + 1) & (t->cap - 1)) {
+        if (t->slots[i].key == 0) return false;
+        if (t->slots[i].key == key) {
+            if (val) *val = t->slots[i].val;
+            return true;
+        }
+    }
+}
+
+void mf_kv_del(struct mf_kvtable *t, uint64_t key)
+{
+    if (t->cap == 0 || key == 0) return;
+    size_t mask = t->cap - 1, i = mix(key, t->cap);
+    while (t->slots[i].key && t->slots[i].key != key)
+        i = (i + 1) & mask;
+    if (!t->slots[i].key) return;
+    t->slots[i].key = 0;
+    t->n--;
+    for (size_t j = (i + 1) & mask; t->slots[j].key; j = (j + 1) & mask) {
+        size_t home = mix(t->slots[j].key, t->cap);
+        bool movable = (i <= j) ? (home <= i || home > j) : (home <= i && home > j);
+        if (movable) {
+            t->slots[i] = t->slots[j];
+            t->slots[j].key = 0;
+            i = j;
+        }
+    }
+}
+
+void mf_kv_free(struct mf_kvtable *t)
+{
+    free(t->slots);
+    t->slots = NULL;
+    t->cap = t->n = 0;
+}
