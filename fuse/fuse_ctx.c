@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "common/errors.h"
+#include "common/log.h"
 
 void req_cred(fuse_req_t req, cfs_cred *c)
 {
@@ -31,7 +32,11 @@ int posix_errno(int err)
 
 void reply_err(fuse_req_t req, int err)
 {
-    fuse_reply_err(req, posix_errno(err));
+    int e = posix_errno(err);
+    if (e == EIO)
+        LOG_WARN("request of pid %d fails with EIO: %s", (int)fuse_req_ctx(req)->pid,
+                 cfs_strerror(err));
+    fuse_reply_err(req, e);
 }
 
 void fill_entry(const cfsm *m, const cfs_attr *a, struct fuse_entry_param *e)

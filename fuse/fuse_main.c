@@ -140,6 +140,9 @@ int main(int argc, char **argv)
     char *fsname = m.opts.meta_addrs ? fsname_arg(m.opts.meta_addrs) : NULL;
     if (fsname) fuse_opt_insert_arg(&args, 1, fsname);
     fuse_opt_insert_arg(&args, 1, "-osubtype=chunkfs");
+    /* The kernel walks cached names without asking us, so only its own check of the cached
+     * mode bits can refuse a path through a directory without x permission. */
+    if (!m.opts.no_kernel_perms) fuse_opt_insert_arg(&args, 1, "-odefault_permissions");
     struct fuse_cmdline_opts copts;
     if (fuse_parse_cmdline(&args, &copts) != 0) return 2;
     if (copts.show_help) {
@@ -235,7 +238,8 @@ int main(int argc, char **argv)
         fuse_loop_cfg_set_clone_fd(lc, (unsigned)copts.clone_fd);
         fuse_loop_cfg_set_idle_threads(lc, copts.max_idle_threads);
         /* Lock waiters park a thread each: allow plenty. */
-        fuse_loop_cfg_set_max_threads(lc, copts.max_threads > 64 ? copts.max_threads : 64);
+        unsigned maxt = copts.max_threads;
+        fuse_loop_cfg_set_max_threads(lc, maxt >= 64 && maxt <= 100000 ? maxt : 64);
         ret = fuse_session_loop_mt(m.se, lc);
         fuse_loop_cfg_destroy(lc);
     }

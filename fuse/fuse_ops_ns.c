@@ -192,6 +192,18 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
         reply_entry(req, &a, parent);
 }
 
+/* Unlinking the last name of a file open in this mount hides it instead (see
+ * open_files_hide) so the open descriptors keep working. Returns 1 if hidden. */
+static int hide_if_open(cfsm *m, uint64_t parent, const char *name, const cfs_cred *cred,
+                        char *hidden, size_t hidden_size)
+{
+    if (!open_files_any(m->files)) return 0;
+    cfs_attr a;
+    if (cfs_lookup(m->fs, parent, name, cred, &a) != 0 || !S_ISREG(a.mode) || a.nlink != 1)
+        return 0;
+    return open_files_hide(m->files, a.ino, parent, name, cred, hidden, hidden_size);
+}
+
 static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
     cfsm *m = req_mount(req);
@@ -199,7 +211,9 @@ static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
     if (rc == 0) {
         cfs_cred cred;
         req_cred(req, &cred);
-        rc = cfs_unlink(m->fs, parent, name, &cred);
+        char hidden[64];
+        rc = hide_if_open(m, parent, name, &cred, hidden, sizeof hidden);
+        rc = rc == 1 ? 0 : rc < 0 ? rc : cfs_unlink(m->fs, parent, name, &cred);
     }
     reply_err(req, rc);
 }

@@ -18,6 +18,7 @@ static const struct fuse_opt chunkfs_opts[] = {
     OPT("attr_timeout=%lf", attr_timeout),
     OPT("max_read_ahead=%u", max_read_ahead),
     OPT("writeback_cache", writeback_cache),
+    OPT("nodefault_permissions", no_kernel_perms),
     OPT("op_timeout_ms=%d", op_timeout_ms),
     OPT("client_readahead=%zu", client_readahead),
     OPT("write_behind=%zu", write_behind),
@@ -86,6 +87,9 @@ void mount_opts_help(void)
            "    -o timeout=S           both of the above\n"
            "    -o max_read_ahead=N    kernel read-ahead in bytes (1048576)\n"
            "    -o writeback_cache     let the kernel buffer writes (off)\n"
+           "    -o nodefault_permissions  no kernel-side permission checks (the metaserver\n"
+           "                           still checks, but cached names skip the checks of\n"
+           "                           directories on the way: not POSIX)\n"
            "    -o op_timeout_ms=N     an operation that cannot finish in N ms fails with EIO "
            "(30000)\n"
            "    -o client_readahead=N  libchunkfs sequential read-ahead bytes (8388608)\n"

@@ -13,6 +13,7 @@ typedef struct mount_opts {
     double attr_timeout;     /* seconds the kernel caches attributes; default 1.0 */
     unsigned max_read_ahead; /* kernel read-ahead bytes; default 1 MiB */
     int writeback_cache;     /* kernel write-back caching; default off */
+    int no_kernel_perms;     /* leave out default_permissions (metaserver checks only) */
     int op_timeout_ms;       /* bound on every operation; default 30000 (then EIO) */
     size_t client_readahead; /* libchunkfs sequential read-ahead; default 8 MiB */
     size_t write_behind;     /* libchunkfs dirty bytes per handle; default 16 MiB */

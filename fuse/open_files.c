@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -26,12 +27,17 @@ struct ofile {
     cfs_file *rd;         /* read handle when wr cannot serve reads */
     cfs_cred reader_cred; /* to reopen a read handle when the writer leaves */
     atomic_bool dirty;    /* writes since the last commit */
+    char *hidden_name;    /* unlinked while open: renamed to this, removed at last close */
+    uint64_t hidden_parent;
+    cfs_cred hidden_cred;
     atomic_bool locked;
 };
 
 struct open_files {
     cfs_fs *fs;
     pthread_mutex_t lock;
+    atomic_long count; /* entries in the table */
+    atomic_ulong hidden_seq;
     ofile *buckets[NBUCKETS];
 };
 
@@ -66,6 +72,10 @@ void open_files_free(open_files *t)
             ofile *next = of->next;
             close_logged(&of->wr, of->ino);
             close_logged(&of->rd, of->ino);
+            if (of->hidden_name) {
+                cfs_unlink(t->fs, of->hidden_parent, of->hidden_name, &of->hidden_cred);
+                free(of->hidden_name);
+            }
             pthread_rwlock_destroy(&of->rw);
             free(of);
             of = next;
@@ -90,8 +100,21 @@ static ofile *get_ofile(open_files *t, uint64_t ino)
             pthread_rwlock_init(&of->rw, NULL);
             of->next = t->buckets[b];
             t->buckets[b] = of;
+            atomic_fetch_add(&t->count, 1);
         }
     }
+    if (of) of->refs++;
+    pthread_mutex_unlock(&t->lock);
+    return of;
+}
+
+/* Finds the inode's entry, if open, with one more reference. */
+static ofile *find_ofile(open_files *t, uint64_t ino)
+{
+    pthread_mutex_lock(&t->lock);
+    ofile *of = t->buckets[bucket_of(ino)];
+    while (of && of->ino != ino)
+        of = of->next;
     if (of) of->refs++;
     pthread_mutex_unlock(&t->lock);
     return of;
@@ -100,18 +123,58 @@ static ofile *get_ofile(open_files *t, uint64_t ino)
 static void put_ofile(open_files *t, ofile *of)
 {
     pthread_mutex_lock(&t->lock);
-    if (--of->refs == 0) {
+    bool last = --of->refs == 0;
+    if (last) {
         ofile **pp = &t->buckets[bucket_of(of->ino)];
         while (*pp != of)
             pp = &(*pp)->next;
         *pp = of->next;
-        /* Nobody else can reach it now; handles were closed by the last release. */
-        close_logged(&of->wr, of->ino);
-        close_logged(&of->rd, of->ino);
-        pthread_rwlock_destroy(&of->rw);
-        free(of);
+        atomic_fetch_sub(&t->count, 1);
     }
     pthread_mutex_unlock(&t->lock);
+    if (!last) return;
+    /* Nobody else can reach it now; handles were closed by the last release. */
+    close_logged(&of->wr, of->ino);
+    close_logged(&of->rd, of->ino);
+    if (of->hidden_name) {
+        int rc = cfs_unlink(t->fs, of->hidden_parent, of->hidden_name, &of->hidden_cred);
+        if (rc < 0 && rc != -ENOENT)
+            LOG_WARN("removing %s (unlinked while open) in dir %llu: %s", of->hidden_name,
+                     (unsigned long long)of->hidden_parent, cfs_strerror(rc));
+        free(of->hidden_name);
+    }
+    pthread_rwlock_destroy(&of->rw);
+    free(of);
+}
+
+bool open_files_any(open_files *t)
+{
+    return atomic_load(&t->count) > 0;
+}
+
+int open_files_hide(open_files *t, uint64_t ino, uint64_t parent, const char *name,
+                    const cfs_cred *cred, char *hidden, size_t hidden_size)
+{
+    ofile *of = find_ofile(t, ino);
+    if (!of) return 0;
+    snprintf(hidden, hidden_size, ".cfs_hidden.%llu.%lu", (unsigned long long)ino,
+             (unsigned long)atomic_fetch_add(&t->hidden_seq, 1));
+    int rc = cfs_rename(t->fs, parent, name, parent, hidden, CFS_RENAME_NOREPLACE, cred);
+    if (rc < 0) {
+        put_ofile(t, of);
+        return rc;
+    }
+    char *copy = strdup(hidden);
+    pthread_rwlock_wrlock(&of->rw);
+    if (copy) {
+        free(of->hidden_name);
+        of->hidden_name = copy;
+        of->hidden_parent = parent;
+        of->hidden_cred = *cred;
+    }
+    pthread_rwlock_unlock(&of->rw);
+    put_ofile(t, of);
+    return copy ? 1 : -ENOMEM;
 }
 
 int open_files_open(open_files *t, uint64_t ino, int flags, const cfs_cred *cred, open_ref *ref,

@@ -39,6 +39,16 @@ int open_files_adopt(open_files *t, uint64_t ino, cfs_file *fh, int flags, const
  * lease released). Returns the first error of the buffered writes, if any. */
 int open_files_release(open_files *t, open_ref *ref);
 
+/* True if any file is open in this mount (cheap; lets callers skip lookups). */
+bool open_files_any(open_files *t);
+/* If inode `ino` is open in this mount, renames `name` in `parent` (its last link) to a hidden
+ * name in the same directory and returns 1: the inode stays readable and writable through
+ * the open descriptors, and the hidden name is unlinked at the last close (POSIX semantics of
+ * unlinking an open file, as NFS's silly rename). Returns 0 if the inode is not open here
+ * (nothing done), or a negative errno from the rename. */
+int open_files_hide(open_files *t, uint64_t ino, uint64_t parent, const char *name,
+                    const cfs_cred *cred, char *hidden, size_t hidden_size);
+
 /* Data calls: bytes or a negative errno (-EBADF without the needed access). */
 ssize_t ofile_read(const open_ref *ref, void *buf, size_t size, uint64_t off);
 ssize_t ofile_write(const open_ref *ref, const void *buf, size_t size, uint64_t off);
