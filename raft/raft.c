@@ -811,7 +811,9 @@ static void handle_append_resp(raft *r, raft_progress *pr, const raft_msg *m)
     }
     if (maybe_commit(r)) {
         after_commit(r);
-        if (r->role != RAFT_LEADER) return;
+        /* A committed membership change may have removed or moved progress entries. */
+        uint64_t from = m->from;
+        if (r->role != RAFT_LEADER || (pr = get_pr(r, from)) == NULL) return;
     } else if (old_paused) {
         maybe_send_append(r, pr, true);
     }
@@ -1210,6 +1212,17 @@ int raft_compact(raft *r, uint64_t index, const uint8_t *data, size_t len)
     return 0;
 }
 
+int raft_snapshot_meta_at(const raft *r, uint64_t index, raft_snapshot_meta *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (index < r->snap.meta.index || index > r->log.committed ||
+        !raft_log_term(&r->log, index, &out->term))
+        return -EINVAL;
+    out->index = index;
+    out->conf = *conf_at(r, index);
+    return 0;
+}
+
 void raft_report_unreachable(raft *r, uint64_t id)
 {
     if (r->role != RAFT_LEADER) return;
@@ -1359,9 +1372,15 @@ int raft_create(const raft_config *cfg, const raft_init *init, raft **out)
     }
     uint64_t last = snap_index + init->n_entries;
     raft_hard_state hs = init->hs;
-    if (hs.commit > last ||
-        hs.term < (init->n_entries ? init->entries[init->n_entries - 1].term : snap_term))
-        return -EINVAL;
+    if (hs.commit > last) return -EINVAL;
+    uint64_t last_term = init->n_entries ? init->entries[init->n_entries - 1].term : snap_term;
+    if (hs.term < last_term) {
+        /* Entries were persisted but the hard state written after them was not (a crash in
+         * between). Nothing that depended on the lost term/vote was sent (messages leave only
+         * after persisting), so adopting the log's term with no vote is safe. */
+        hs.term = last_term;
+        hs.vote = 0;
+    }
 
     raft *r = calloc(1, sizeof(*r));
     if (r == NULL) return -ENOMEM;
@@ -1468,6 +1487,31 @@ void raft_get_status(const raft *r, raft_status *st)
             p->recent_active = r->prs[i].recent_active;
         }
     }
+}
+
+uint32_t raft_get_role(const raft *r)
+{
+    return r->role;
+}
+
+uint64_t raft_get_term(const raft *r)
+{
+    return r->term;
+}
+
+uint64_t raft_get_leader(const raft *r)
+{
+    return r->lead;
+}
+
+uint64_t raft_get_committed(const raft *r)
+{
+    return r->log.committed;
+}
+
+uint64_t raft_get_last_index(const raft *r)
+{
+    return last_index(r);
 }
 
 const char *raft_role_name(uint32_t role)

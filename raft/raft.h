@@ -240,6 +240,10 @@ int raft_transfer_leader(raft *r, uint64_t to);
  * current snapshot. */
 int raft_compact(raft *r, uint64_t index, const uint8_t *data, size_t len);
 
+/* Metadata (term, membership) of a snapshot at `index` (snapshot index <= index <= commit):
+ * what to write into the snapshot file before calling raft_compact. 0 or -EINVAL. */
+int raft_snapshot_meta_at(const raft *r, uint64_t index, raft_snapshot_meta *out);
+
 /* Transport feedback: peer unreachable (replication falls back to probing), or the result of
  * a snapshot transfer the transport gave up on (failed = true: retry later from scratch). */
 void raft_report_unreachable(raft *r, uint64_t id);
@@ -297,6 +301,12 @@ typedef struct raft_status {
 } raft_status;
 
 void raft_get_status(const raft *r, raft_status *st);
+/* Cheap accessors (raft_get_status copies the membership). */
+uint32_t raft_get_role(const raft *r);
+uint64_t raft_get_term(const raft *r);
+uint64_t raft_get_leader(const raft *r);
+uint64_t raft_get_committed(const raft *r);
+uint64_t raft_get_last_index(const raft *r);
 const char *raft_role_name(uint32_t role);
 const char *raft_msg_type_name(uint32_t type);
 
