@@ -2,6 +2,7 @@
 #include "client/extent_list.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -108,4 +109,34 @@ int wchunk_insert(wchunk *wc, uint64_t off, const uint8_t *data, uint64_t len)
     }
     wc->bytes += len;
     return 0;
+}
+
+int wchunk_fill_gaps(wchunk *wc, uint64_t from, uint64_t to)
+{
+    if (from >= to) return 0;
+    uint8_t *zeros = calloc(1, to - from);
+    if (!zeros) return -ENOMEM;
+    /* Collect the gaps first: inserting changes the list. */
+    uint64_t pos = from;
+    int rc = 0;
+    while (pos < to && rc == 0) {
+        uint64_t gap_end = to;
+        bool covered = false;
+        for (const extent *e = wc->extents; e; e = e->next) {
+            if (e->off <= pos && e->off + e->len > pos) {
+                pos = e->off + e->len; /* skip covered bytes */
+                covered = true;
+                break;
+            }
+            if (e->off > pos) {
+                gap_end = e->off < to ? e->off : to;
+                break;
+            }
+        }
+        if (covered) continue;
+        rc = wchunk_insert(wc, pos, zeros, gap_end - pos);
+        pos = gap_end;
+    }
+    free(zeros);
+    return rc;
 }

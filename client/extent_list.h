@@ -12,6 +12,10 @@
 int wchunk_insert(wchunk *wc, uint64_t off, const uint8_t *data, uint64_t len);
 /* End of the last extent (0 if empty). */
 uint64_t wchunk_end(const wchunk *wc);
+/* Inserts zeros into every byte of [from, to) no extent covers (bytes past a chunk's committed
+ * length must not show what an earlier, uncommitted or truncated write left there). 0 or
+ * -ENOMEM. */
+int wchunk_fill_gaps(wchunk *wc, uint64_t from, uint64_t to);
 /* Frees every extent (not wc itself). */
 void wchunk_clear(wchunk *wc);
 

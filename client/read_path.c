@@ -83,8 +83,12 @@ static int read_replica(cfs_file *f, const char *addr, const chunk_loc *c, uint6
  * past the chunk's committed length. */
 static int read_chunk_range(cfs_file *f, uint32_t index, uint64_t coff, uint64_t n, uint8_t *buf)
 {
+    /* Replicas of a freshly committed version appear once chunkservers report it (within a
+     * heartbeat), and a replica may be down: keep trying, bounded by the operation timeout. */
+    int64_t deadline = cfs_mono_ms() + f->fs->opt.op_timeout_ms;
+    int delay = 50;
     int rc = -EIO;
-    for (int pass = 0; pass < 3; pass++) {
+    for (int pass = 0;; pass++) {
         chunk_loc *c;
         rc = chunk_cache_get(f, index, &c);
         if (rc < 0) return rc;
@@ -110,13 +114,21 @@ static int read_chunk_range(cfs_file *f, uint32_t index, uint64_t coff, uint64_t
                      (unsigned long long)c->version, r->address, cfs_strerror(rc));
             if (rc == -CFS_ECORRUPT) report_bad(f, c->chunk_id, r->server_id, rc);
         }
+        if (c->nreplicas == 0 && pass == 0)
+            LOG_DEBUG("inode %llu chunk %llu v%llu: no live replica yet, waiting",
+                      (unsigned long long)f->ino, (unsigned long long)c->chunk_id,
+                      (unsigned long long)c->version);
         chunk_loc_free(c);
         if (rc == 0) return 0;
+        if (rc == -ENOMEM) return rc;
         /* Locations or versions may be stale: ask the metaserver again. */
         chunk_cache_invalidate(f, index);
-        if (pass > 0) cfs_sleep_ms(200 * pass);
+        int64_t left = deadline - cfs_mono_ms();
+        if (left <= 0) break;
+        cfs_sleep_ms(delay < left ? delay : left);
+        delay = delay * 2 > 1000 ? 1000 : delay * 2;
     }
-    return rc == -ENOMEM ? rc : -EIO;
+    return -EIO;
 }
 
 static int read_direct(cfs_file *f, uint8_t *buf, uint64_t n, uint64_t off)

@@ -106,8 +106,8 @@ static int pool_submit(write_pool *p, cfs_file *f, wchunk *wc)
 
 /* ------------------------------------------------------------------ metaserver calls */
 
-static int alloc_chunk(cfs_file *f, uint32_t index, const uint64_t *excl, size_t nexcl,
-                       chunk_loc **out)
+static int alloc_chunk_once(cfs_file *f, uint32_t index, const uint64_t *excl, size_t nexcl,
+                            chunk_loc **out)
 {
     Chunkfs__MetaRequest req = CHUNKFS__META_REQUEST__INIT;
     Chunkfs__AllocChunkReq op = CHUNKFS__ALLOC_CHUNK_REQ__INIT;
@@ -133,6 +133,23 @@ static int alloc_chunk(cfs_file *f, uint32_t index, const uint64_t *excl, size_t
     }
     if (resp) chunkfs__meta_response__free_unpacked(resp, NULL);
     return rc;
+}
+
+/* AllocChunk, waiting while the metaserver has no live replica to offer: replicas of a just
+ * committed version show up with the chunkservers' next reports. Bounded by the op timeout. */
+static int alloc_chunk(cfs_file *f, uint32_t index, const uint64_t *excl, size_t nexcl,
+                       chunk_loc **out)
+{
+    int64_t deadline = cfs_mono_ms() + f->fs->opt.op_timeout_ms;
+    int delay = 50;
+    for (;;) {
+        int rc = alloc_chunk_once(f, index, excl, nexcl, out);
+        if (rc != -CFS_ENOSERVERS) return rc;
+        int64_t left = deadline - cfs_mono_ms();
+        if (left <= 0) return rc;
+        cfs_sleep_ms(delay < left ? delay : left);
+        delay = delay * 2 > 1000 ? 1000 : delay * 2;
+    }
 }
 
 /* Commits `n` written chunks and the file size. */
@@ -280,7 +297,7 @@ static int stream_chunk(cfs_file *f, const chunk_loc *loc, const wchunk *wc, int
 
 /* Allocates (once per session) and writes one chunk's buffered extents, failing over to the
  * surviving replicas. On success *pc describes what to commit. */
-static int send_chunk(cfs_file *f, const wchunk *wc, pending_commit *pc)
+static int send_chunk(cfs_file *f, wchunk *wc, pending_commit *pc)
 {
     uint32_t idx = wc->index;
     chunk_loc *loc = NULL;
@@ -295,12 +312,26 @@ static int send_chunk(cfs_file *f, const wchunk *wc, pending_commit *pc)
         if (rc < 0) return rc;
     }
     session_len = loc->length;
+    /* Bytes between the chunk's current length and our first write must read as zeros. */
+    rc = wchunk_fill_gaps(wc, session_len, wchunk_end(wc));
+    if (rc < 0) {
+        chunk_loc_free(loc);
+        return rc;
+    }
     uint64_t excl[MAX_EXCLUDED];
     size_t nexcl = 0;
+    int reconnects = 0;
     for (;;) {
         int failed;
         rc = stream_chunk(f, loc, wc, &failed);
         if (rc == 0) break;
+        if (rc == -ENOTCONN && failed == 0 && reconnects < 2) {
+            /* A dropped connection to the head is often transient (the channel reconnects):
+             * the same stream may be sent again at the same version before giving up on it. */
+            cfs_sleep_ms(100 << reconnects);
+            reconnects++;
+            continue;
+        }
         if (failed < 0 || rc == -ENOMEM || rc == -CFS_ELEASE) {
             if (failed < 0) rc = -EIO;
             break;
@@ -339,6 +370,8 @@ static int send_chunk(cfs_file *f, const wchunk *wc, pending_commit *pc)
         else
             chunk_loc_free(old);
     } else {
+        LOG_WARN("inode %llu chunk %u: write failed: %s", (unsigned long long)f->ino, idx,
+                 cfs_strerror(rc));
         /* Versions may have moved under us: allocate afresh next time. */
         pthread_mutex_lock(&f->mu);
         chunk_loc_free(index_map_del(&f->allocs, idx));

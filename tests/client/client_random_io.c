@@ -25,7 +25,7 @@ static unsigned rnd(unsigned n)
 
 #define FAIL(...)                                                                                  \
     do {                                                                                           \
-        fprintf(stderr, "client_random_io: " __VA_ARGS__);                                       \
+        fprintf(stderr, "client_random_io: " __VA_ARGS__);                                         \
         fprintf(stderr, "\n");                                                                     \
         exit(1);                                                                                   \
     } while (0)
@@ -47,8 +47,8 @@ static void check_read(cfs_file *f, uint64_t off, uint64_t len, const char *what
     uint8_t *buf = malloc(len ? len : 1);
     ssize_t n = cfs_pread(f, buf, len, off);
     if (n < 0)
-        FAIL("%s: pread(%llu, %llu): %s", what, (unsigned long long)off,
-             (unsigned long long)len, cfs_strerror((int)n));
+        FAIL("%s: pread(%llu, %llu): %s", what, (unsigned long long)off, (unsigned long long)len,
+             cfs_strerror((int)n));
     uint64_t expect = off >= model_size ? 0 : (model_size - off < len ? model_size - off : len);
     if ((uint64_t)n != expect)
         FAIL("%s: pread(%llu, %llu) returned %zd, want %llu (size %llu)", what,
@@ -71,14 +71,12 @@ int main(int argc, char **argv)
     int ops = atoi(argv[4]);
     cfs_fs *fs;
     int rc = cfs_connect(argv[1], NULL, &fs);
-    if (rc < 0)
-        FAIL("connect: %s", cfs_strerror(rc));
+    if (rc < 0) FAIL("connect: %s", cfs_strerror(rc));
     cfs_cred cred;
     cfs_cred_self(&cred);
     cfs_statfs sfs;
     rc = cfs_statfs_get(fs, &cred, &sfs);
-    if (rc < 0)
-        FAIL("statfs: %s", cfs_strerror(rc));
+    if (rc < 0) FAIL("statfs: %s", cfs_strerror(rc));
     chunk_size = sfs.chunk_size;
     if (chunk_size == 0 || chunk_size > MAX_SIZE / 4)
         FAIL("chunk size %llu: format the test cluster with a small chunk size",
@@ -87,8 +85,7 @@ int main(int argc, char **argv)
 
     cfs_file *f;
     rc = cfs_open_path(fs, argv[2], O_CREAT | O_EXCL | O_RDWR, 0644, &cred, &f);
-    if (rc < 0)
-        FAIL("create %s: %s", argv[2], cfs_strerror(rc));
+    if (rc < 0) FAIL("create %s: %s", argv[2], cfs_strerror(rc));
     /* Error paths users rely on. */
     cfs_file *dup;
     if ((rc = cfs_open_path(fs, argv[2], O_CREAT | O_EXCL | O_RDWR, 0644, &cred, &dup)) != -EEXIST)
@@ -104,8 +101,7 @@ int main(int argc, char **argv)
         if (kind < 55) {
             uint64_t off = pick_offset();
             uint64_t len = 1 + rnd(rnd(4) == 0 ? (3u << 20) : 70000);
-            if (off + len > MAX_SIZE)
-                len = MAX_SIZE - off;
+            if (off + len > MAX_SIZE) len = MAX_SIZE - off;
             for (uint64_t i = 0; i < len; i++)
                 buf[i] = (uint8_t)rand_r(&seed_state);
             ssize_t n = cfs_pwrite(f, buf, len, off);
@@ -113,29 +109,23 @@ int main(int argc, char **argv)
                 FAIL("op %d: pwrite(%llu, %llu): %s", op, (unsigned long long)off,
                      (unsigned long long)len, n < 0 ? cfs_strerror((int)n) : "short");
             memcpy(model + off, buf, len);
-            if (off + len > model_size)
-                model_size = off + len;
+            if (off + len > model_size) model_size = off + len;
         } else if (kind < 85) {
             uint64_t off = rnd(2) ? pick_offset() : rnd((unsigned)model_size + 100000);
             uint64_t len = 1 + rnd(rnd(3) == 0 ? (2u << 20) : 50000);
-            if (off + len > MAX_SIZE + 200000)
-                len = 1000;
+            if (off + len > MAX_SIZE + 200000) len = 1000;
             check_read(f, off, len, "read");
         } else if (kind < 90) {
-            if ((rc = cfs_fsync(f)) < 0)
-                FAIL("op %d: fsync: %s", op, cfs_strerror(rc));
+            if ((rc = cfs_fsync(f)) < 0) FAIL("op %d: fsync: %s", op, cfs_strerror(rc));
         } else if (kind < 95) {
             uint64_t ns = rnd(MAX_SIZE);
             if ((rc = cfs_ftruncate(f, ns)) < 0)
-                FAIL("op %d: ftruncate(%llu): %s", op, (unsigned long long)ns,
-                     cfs_strerror(rc));
-            if (ns < model_size)
-                memset(model + ns, 0, model_size - ns);
+                FAIL("op %d: ftruncate(%llu): %s", op, (unsigned long long)ns, cfs_strerror(rc));
+            if (ns < model_size) memset(model + ns, 0, model_size - ns);
             model_size = ns;
         } else {
             /* Close and reopen: what was written must be committed and visible. */
-            if ((rc = cfs_close(f)) < 0)
-                FAIL("op %d: close: %s", op, cfs_strerror(rc));
+            if ((rc = cfs_close(f)) < 0) FAIL("op %d: close: %s", op, cfs_strerror(rc));
             cfs_file *r;
             if ((rc = cfs_open_path(fs, argv[2], O_RDONLY, 0, &cred, &r)) < 0)
                 FAIL("op %d: reopen for reading: %s", op, cfs_strerror(rc));
@@ -147,11 +137,9 @@ int main(int argc, char **argv)
                 FAIL("op %d: reopen for writing: %s", op, cfs_strerror(rc));
         }
     }
-    if ((rc = cfs_close(f)) < 0)
-        FAIL("final close: %s", cfs_strerror(rc));
+    if ((rc = cfs_close(f)) < 0) FAIL("final close: %s", cfs_strerror(rc));
     cfs_attr a;
-    if ((rc = cfs_resolve(fs, argv[2], true, &cred, &a)) < 0)
-        FAIL("stat: %s", cfs_strerror(rc));
+    if ((rc = cfs_resolve(fs, argv[2], true, &cred, &a)) < 0) FAIL("stat: %s", cfs_strerror(rc));
     if (a.size != model_size)
         FAIL("size %llu, want %llu", (unsigned long long)a.size, (unsigned long long)model_size);
     cfs_file *r;

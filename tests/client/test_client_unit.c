@@ -68,15 +68,13 @@ START_TEST(extents_random_overwrites)
     for (int iter = 0; iter < 2000; iter++) {
         uint64_t off = (uint64_t)(rand() % SIZE);
         uint64_t len = 1 + (uint64_t)(rand() % 300);
-        if (off + len > SIZE)
-            len = SIZE - off;
+        if (off + len > SIZE) len = SIZE - off;
         for (uint64_t i = 0; i < len; i++)
             buf[i] = (uint8_t)rand();
         ck_assert_int_eq(wchunk_insert(&wc, off, buf, len), 0);
         memcpy(model + off, buf, len);
         memset(written + off, 1, len);
-        if (iter % 100 == 0)
-            check_extents(&wc, model, written, SIZE);
+        if (iter % 100 == 0) check_extents(&wc, model, written, SIZE);
     }
     check_extents(&wc, model, written, SIZE);
     wchunk_clear(&wc);
@@ -97,6 +95,32 @@ START_TEST(extents_sequential_appends_merge)
     ck_assert_uint_eq(wc.extents->len, 100000);
     ck_assert_uint_eq(wchunk_end(&wc), 100000);
     ck_assert_uint_eq(wc.extents->data[99999], 99);
+    wchunk_clear(&wc);
+}
+END_TEST
+
+START_TEST(extents_fill_gaps_zeroes_only_gaps)
+{
+    wchunk wc = {.index = 0};
+    uint8_t ones[100];
+    memset(ones, 1, sizeof(ones));
+    ck_assert_int_eq(wchunk_insert(&wc, 300, ones, 100), 0);
+    ck_assert_int_eq(wchunk_insert(&wc, 600, ones, 100), 0);
+    ck_assert_int_eq(wchunk_fill_gaps(&wc, 100, wchunk_end(&wc)), 0);
+    /* [100, 700) is covered now: data where written, zeros elsewhere. */
+    ck_assert_uint_eq(wc.bytes, 600);
+    uint64_t pos = 100;
+    for (const extent *e = wc.extents; e; e = e->next) {
+        ck_assert_uint_eq(e->off, pos);
+        for (uint64_t i = 0; i < e->len; i++) {
+            uint64_t at = e->off + i;
+            bool data = (at >= 300 && at < 400) || (at >= 600 && at < 700);
+            ck_assert_uint_eq(e->data[i], data ? 1 : 0);
+        }
+        pos = e->off + e->len;
+    }
+    ck_assert_uint_eq(pos, 700);
+    ck_assert_int_eq(wchunk_fill_gaps(&wc, 700, 700), 0);
     wchunk_clear(&wc);
 }
 END_TEST
@@ -215,6 +239,7 @@ int main(void)
     tcase_add_test(tc, index_map_put_get_del);
     tcase_add_test(tc, extents_random_overwrites);
     tcase_add_test(tc, extents_sequential_appends_merge);
+    tcase_add_test(tc, extents_fill_gaps_zeroes_only_gaps);
     tcase_add_test(tc, path_split_cases);
     tcase_add_test(tc, normalize_cases);
     tcase_add_test(tc, human_sizes);
