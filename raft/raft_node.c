@@ -744,8 +744,33 @@ static int recover(raft_node *n, const raft_node_config *cfg)
         skip++;
     const raft_entry *ents = rec.entries + skip;
     size_t n_ents = rec.n_entries - skip;
+    bool diverged = (skip > 0 && rec.entries[skip - 1].index == snap.meta.index &&
+                     rec.entries[skip - 1].term != snap.meta.term) ||
+                    (have_snap && n_ents > 0 && ents[0].term < snap.meta.term);
+    if (diverged) {
+        /* A crash between saving a snapshot received from the leader and resetting the log:
+         * the entries after it belong to another history and were never committed. */
+        LOG_WARN("raft: log entries after snapshot %" PRIu64 " (term %" PRIu64
+                 ") contradict it; dropping %zu uncommitted entries",
+                 snap.meta.index, snap.meta.term, n_ents);
+        raft_hard_state keep = rec.has_hard_state ? rec.hs : (raft_hard_state){0};
+        if (keep.commit > snap.meta.index) keep.commit = snap.meta.index;
+        rc = raft_wal_reset(n->wal, snap.meta.index + 1, &keep);
+        if (rc < 0) {
+            LOG_ERROR("raft: cannot reset the log: %s", cfs_strerror(rc));
+            goto out;
+        }
+        n_ents = 0;
+    }
     raft_hard_state hs = rec.has_hard_state ? rec.hs : (raft_hard_state){0};
     uint64_t last = n_ents ? ents[n_ents - 1].index : snap.meta.index;
+    uint64_t last_term = n_ents ? ents[n_ents - 1].term : snap.meta.term;
+    if (hs.term < last_term) {
+        /* The hard state written with a received snapshot was lost in a crash: the term is at
+         * least the snapshot's; no vote was sent in it (votes leave only once durable). */
+        hs.term = last_term;
+        hs.vote = 0;
+    }
     if (hs.commit < snap.meta.index) hs.commit = snap.meta.index;
     if (hs.commit > last) {
         LOG_WARN("raft: recorded commit %" PRIu64 " is past the log end %" PRIu64

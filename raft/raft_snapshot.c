@@ -309,6 +309,16 @@ int raft_snapshot_load(const char *dir, raft_snapshot *out)
         int r = load_one(path, &names[i], out, &why);
         if (r == 0) {
             rc = 0;
+            /* The newer files that failed leave the rotation (kept as evidence), so that
+             * the next snapshot's "keep" count and the log compaction point only ever count
+             * valid files. */
+            for (size_t k = 0; k < i; k++) {
+                char bad[4200], moved[4300];
+                snap_path(dir, names[k].term, names[k].index, bad, sizeof bad);
+                snprintf(moved, sizeof moved, "%s.corrupt", bad);
+                if (rename(bad, moved) == 0) LOG_WARN("snapshot: renamed %s to %s", bad, moved);
+            }
+            if (i > 0) fsync_dir(dir);
             break;
         }
         if (r == -ENOMEM) {

@@ -20,7 +20,8 @@ int raft_snapshot_save(const char *dir, const raft_snapshot *s, int keep);
 /* Loads the newest valid snapshot in `dir` into *out (out->data malloc'd). A file that fails
  * its checks is skipped with a log line and the next older one is tried. Returns 0, -ENOENT
  * when there is no snapshot file at all (or no dir), -EIO when files exist but none is valid,
- * or another -errno. */
+ * or another -errno. When an older file is used, the newer ones that failed are renamed to
+ * <name>.corrupt (out of the rotation); when none is valid nothing is renamed. */
 int raft_snapshot_load(const char *dir, raft_snapshot *out);
 
 /* Index of the oldest snapshot file kept in `dir` that is valid-looking by name (0 if none);

@@ -503,12 +503,23 @@ START_TEST(snapshot_keeps_newest_and_falls_back)
     ck_assert_mem_eq(got.data, ref.data, ref.len);
     raft_snapshot_release(&ref);
     raft_snapshot_release(&got);
-    /* Truncate the other one too: no valid snapshot is a clean -EIO, not a crash. */
+    /* The corrupt file left the rotation: the next snapshot keeps 400 and the valid 200. */
+    ck_assert_int_eq(count_files(dir, "-000000000000012c.corrupt"), 1);
+    ck_assert_int_eq(count_files(dir, "-000000000000012c"), 0);
+    raft_snapshot s4 = mk_snap(400, 4, 5000);
+    ck_assert_int_eq(raft_snapshot_save(dir, &s4, 2), 0);
+    raft_snapshot_release(&s4);
+    ck_assert_uint_eq(raft_snapshot_oldest_index(dir), 200);
+    /* Truncate both: no valid snapshot is a clean -EIO, and nothing is renamed. */
+    snap_file(4, 400, path, sizeof path);
+    ck_assert_int_eq(truncate(path, 40), 0);
     snap_file(2, 200, path, sizeof path);
     ck_assert_int_eq(truncate(path, 40), 0);
     ck_assert_int_eq(raft_snapshot_load(dir, &got), -EIO);
     ck_assert_ptr_null(got.data);
     ck_assert_uint_eq(got.len, 0);
+    ck_assert_int_eq(raft_snapshot_load(dir, &got), -EIO);
+    ck_assert_int_eq(count_files(dir, "-0000000000000190"), 1);
 }
 END_TEST
 
