@@ -45,31 +45,6 @@ static bool stopping(meta_server *ms)
     return stop;
 }
 
-/* ---------------------------------------------------------------- format */
-
-static void maybe_format(meta_server *ms)
-{
-    meta_fsm_info info;
-    pthread_rwlock_rdlock(&ms->fsm_lock);
-    meta_fsm_get_info(ms->fsm, &info);
-    pthread_rwlock_unlock(&ms->fsm_lock);
-    if (info.cluster_id[0] != '\0') {
-        if (strcmp(info.cluster_id, ms->params.cluster_id) != 0)
-            LOG_ERROR("replicated cluster id %s differs from %s/cluster.ini (%s): data dirs "
-                      "of different clusters mixed?",
-                      info.cluster_id, ms->data_dir, ms->params.cluster_id);
-        return;
-    }
-    uint8_t *cmd;
-    size_t len;
-    if (meta_cmd_pack_format(ms->params.cluster_id, ms->params.chunk_size, ms->params.goal,
-                             cfs_real_ns(), &cmd, &len) != 0)
-        return;
-    if (propose_and_free(ms, cmd, len, "format") == 0)
-        LOG_INFO("cluster %s formatted: chunk size %llu, goal %u", ms->params.cluster_id,
-                 (unsigned long long)ms->params.chunk_size, ms->params.goal);
-}
-
 /* ---------------------------------------------------------------- deleted chunks */
 
 static void schedule_deleted(meta_server *ms, ms_role role)
@@ -131,7 +106,8 @@ static void judge_replica(void *arg, uint64_t chunk_id, const reg_replica *rep)
     replica_scan *s = arg;
     meta_chunk_ref ref;
     bool known = meta_fsm_chunk_lookup(s->fsm, chunk_id, &ref) == 0;
-    bool open = known && bsearch(&ref.ino, s->open_inos, s->n_open, sizeof(uint64_t), cmp_u64);
+    bool open = known && s->n_open > 0 &&
+                bsearch(&ref.ino, s->open_inos, s->n_open, sizeof(uint64_t), cmp_u64);
     meta_replica_verdict v = meta_replica_judge(known, known ? ref.version : 0, rep->version, open);
     if (v != META_REPLICA_ORPHAN && v != META_REPLICA_STALE) return;
     if (s->n == s->cap) {
@@ -177,7 +153,7 @@ static void delete_orphans_and_stale(meta_server *ms, ms_role role)
     pthread_rwlock_rdlock(&ms->fsm_lock);
     (void)meta_fsm_lease_foreach(ms->fsm, collect_open, &open);
     if (!open.oom) {
-        qsort(open.v, open.n, sizeof(uint64_t), cmp_u64);
+        if (open.n > 1) qsort(open.v, open.n, sizeof(uint64_t), cmp_u64);
         s.fsm = ms->fsm;
         s.open_inos = open.v;
         s.n_open = open.n;
@@ -299,8 +275,7 @@ static void round_once(meta_server *ms)
                  (long long)ms->dead_timeout_ms);
 
     if (raft_node_read_barrier(ms->raft, MS_BARRIER_TIMEOUT_MS) != 0) return;
-    maybe_format(ms);
-    if (stopping(ms)) return;
+    if (ms_ensure_formatted(ms) != 0 || stopping(ms)) return;
     schedule_deleted(ms, role);
     delete_orphans_and_stale(ms, role);
     /* Replica lengths are only known once chunkservers re-reported to this leader. */

@@ -10,6 +10,7 @@
 #include "common/errors.h"
 #include "common/log.h"
 #include "common/time_util.h"
+#include "metaserver/meta_cmd.h"
 #include "metaserver/meta_server_internal.h"
 
 static bool soft_update_locked(meta_server *ms, bool is_leader, uint64_t term);
@@ -148,6 +149,45 @@ int ms_propose(meta_server *ms, const uint8_t *buf, size_t len, Chunkfs__MetaRes
     return 0;
 }
 
+int ms_ensure_formatted(meta_server *ms)
+{
+    if (atomic_load(&ms->formatted)) return 0;
+    pthread_mutex_lock(&ms->format_mu);
+    /* After the barrier every committed entry is applied: an unformatted state is new. */
+    int rc = raft_node_read_barrier(ms->raft, MS_BARRIER_TIMEOUT_MS);
+    meta_fsm_info info;
+    if (rc == 0) {
+        pthread_rwlock_rdlock(&ms->fsm_lock);
+        meta_fsm_get_info(ms->fsm, &info);
+        pthread_rwlock_unlock(&ms->fsm_lock);
+    }
+    if (rc == 0 && info.cluster_id[0] == '\0') {
+        uint8_t *cmd;
+        size_t len;
+        rc = meta_cmd_pack_format(ms->params.cluster_id, ms->params.chunk_size, ms->params.goal,
+                                  cfs_real_ns(), &cmd, &len);
+        Chunkfs__MetaResponse *resp = NULL;
+        if (rc == 0) {
+            rc = ms_propose(ms, cmd, len, &resp);
+            free(cmd);
+        }
+        if (rc == 0 && resp && resp->err != 0 && resp->err != -EEXIST) rc = resp->err;
+        if (resp) chunkfs__meta_response__free_unpacked(resp, NULL);
+        if (rc == 0)
+            LOG_INFO("cluster %s formatted: chunk size %llu, goal %u", ms->params.cluster_id,
+                     (unsigned long long)ms->params.chunk_size, ms->params.goal);
+        else if (rc != -CFS_ENOTLEADER)
+            LOG_WARN("format proposal: %s", cfs_strerror(rc));
+    } else if (rc == 0 && strcmp(info.cluster_id, ms->params.cluster_id) != 0) {
+        LOG_ERROR("replicated cluster id %s differs from %s/cluster.ini (%s): data dirs of "
+                  "different clusters mixed?",
+                  info.cluster_id, ms->data_dir, ms->params.cluster_id);
+    }
+    if (rc == 0) atomic_store(&ms->formatted, true);
+    pthread_mutex_unlock(&ms->format_mu);
+    return rc;
+}
+
 /* ---------------------------------------------------------------- lifetime */
 
 int meta_server_create(const meta_server_config *cfg, meta_server **out, int *port)
@@ -164,6 +204,8 @@ int meta_server_create(const meta_server_config *cfg, meta_server **out, int *po
     pthread_rwlock_init(&ms->fsm_lock, NULL);
     pthread_mutex_init(&ms->soft_lock, NULL);
     pthread_mutex_init(&ms->gc_mu, NULL);
+    pthread_mutex_init(&ms->format_mu, NULL);
+    atomic_init(&ms->formatted, false);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -268,6 +310,7 @@ void meta_server_destroy(meta_server *ms)
     pthread_rwlock_destroy(&ms->fsm_lock);
     pthread_mutex_destroy(&ms->soft_lock);
     pthread_mutex_destroy(&ms->gc_mu);
+    pthread_mutex_destroy(&ms->format_mu);
     pthread_cond_destroy(&ms->gc_cv);
     free(ms);
 }

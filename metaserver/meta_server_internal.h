@@ -6,6 +6,7 @@
  * soft_lock guards the leader's soft state (registry, locks, counters). Order: fsm_lock
  * before soft_lock; never call into Raft while holding either. */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -44,6 +45,9 @@ struct meta_server {
     uint64_t next_server_seq; /* per-term counter for new chunkserver ids */
     uint64_t corrupt_reports; /* corrupt replicas reported in this term */
 
+    atomic_bool formatted;     /* the replicated state has its cluster id */
+    pthread_mutex_t format_mu; /* one FormatCmd proposal at a time */
+
     pthread_t gc_thread;
     bool gc_started;
     pthread_mutex_t gc_mu;
@@ -69,6 +73,12 @@ bool ms_soft_enter(meta_server *ms, ms_role role);
  * frees with chunkfs__meta_response__free_unpacked; may be NULL). 0 or -errno
  * (-CFS_ENOTLEADER, -ETIMEDOUT, ...). */
 int ms_propose(meta_server *ms, const uint8_t *buf, size_t len, Chunkfs__MetaResponse **out);
+
+/* Leader only: makes sure the replicated state is formatted (FormatCmd from cluster.ini is
+ * the first entry of a new cluster) before any client request is served, so nothing is
+ * created with pre-format defaults. Cheap once formatted. 0 or -errno (-CFS_ENOTLEADER,
+ * -ETIMEDOUT). */
+int ms_ensure_formatted(meta_server *ms);
 
 /* RPC handlers. */
 int meta_service_call(void *arg, const char *peer, const uint8_t *req, size_t req_len,

@@ -623,6 +623,8 @@ int meta_service_call(void *arg, const char *peer, const uint8_t *req_buf, size_
         rc = admin_dump(ms, out, len); /* any node: compares replicas */
     } else if (!raft_node_is_leader(ms->raft)) {
         rc = reply_not_leader(ms, out, len);
+    } else if ((rc = ms_ensure_formatted(ms)) != 0) {
+        rc = reply_raft_err(ms, rc, out, len);
     } else {
         switch (req->op_case) {
         case CHUNKFS__META_REQUEST__OP_LOCK:

@@ -60,6 +60,20 @@ static void teardown(void)
     ck_assert_int_eq(system(cmd), 0);
 }
 
+/* rpc_unary_pb that retries transport failures (a fresh channel may fail its first
+ * connect under load), like every real caller does, for a bounded time. */
+static int call_pb(const char *method, const ProtobufCMessage *req,
+                   const ProtobufCMessageDescriptor *desc, ProtobufCMessage **resp)
+{
+    int rc = -ENOTCONN;
+    for (int attempt = 0; attempt < 100; attempt++) {
+        rc = rpc_unary_pb(addr, method, req, desc, 5000, resp);
+        if (rc != -ENOTCONN && rc != -ETIMEDOUT) return rc;
+        cfs_sleep_ms(100);
+    }
+    return rc;
+}
+
 /* One MetaService call as uid `uid`; waits (bounded) while there is no leader yet. */
 static Chunkfs__MetaResponse *meta_as(Chunkfs__MetaRequest *req, uint32_t uid, uint64_t client)
 {
@@ -71,8 +85,7 @@ static Chunkfs__MetaResponse *meta_as(Chunkfs__MetaRequest *req, uint32_t uid, u
     req->request_id = req_id++;
     for (int attempt = 0; attempt < 200; attempt++) {
         ProtobufCMessage *m = NULL;
-        int rc =
-            rpc_unary_pb(addr, META, &req->base, &chunkfs__meta_response__descriptor, 5000, &m);
+        int rc = call_pb(META, &req->base, &chunkfs__meta_response__descriptor, &m);
         ck_assert_int_eq(rc, 0);
         Chunkfs__MetaResponse *r = (Chunkfs__MetaResponse *)m;
         if (r->err != -CFS_ENOTLEADER) return r;
@@ -116,8 +129,8 @@ static int reg(const char *cluster, const char *address, const char *domain, uin
     q.capacity = 100 * GiB;
     q.used = GiB;
     ProtobufCMessage *m = NULL;
-    int rc = rpc_unary_pb(addr, "/chunkfs.ClusterService/RegisterServer", &q.base,
-                          &chunkfs__register_resp__descriptor, 5000, &m);
+    int rc = call_pb("/chunkfs.ClusterService/RegisterServer", &q.base,
+                     &chunkfs__register_resp__descriptor, &m);
     ck_assert_int_eq(rc, 0);
     Chunkfs__RegisterResp *r = (Chunkfs__RegisterResp *)m;
     int err = r->err;
@@ -144,8 +157,8 @@ static int beat(uint64_t id, const Chunkfs__ChunkReplica *added, size_t n_added,
     q.n_added = n_added;
     q.added = ptrs;
     ProtobufCMessage *m = NULL;
-    int rc = rpc_unary_pb(addr, "/chunkfs.ClusterService/Heartbeat", &q.base,
-                          &chunkfs__heartbeat_resp__descriptor, 5000, &m);
+    int rc = call_pb("/chunkfs.ClusterService/Heartbeat", &q.base,
+                     &chunkfs__heartbeat_resp__descriptor, &m);
     ck_assert_int_eq(rc, 0);
     Chunkfs__HeartbeatResp *r = (Chunkfs__HeartbeatResp *)m;
     int err = r->err;
@@ -539,7 +552,12 @@ START_TEST(malformed_requests)
     for (size_t i = 0; i < 4; i++) {
         uint8_t *resp = NULL;
         size_t len = 0;
-        ck_assert_int_eq(rpc_unary(addr, methods[i], junk, sizeof(junk), 5000, &resp, &len), 0);
+        int rc = -ENOTCONN;
+        for (int attempt = 0; attempt < 100 && rc == -ENOTCONN; attempt++) {
+            rc = rpc_unary(addr, methods[i], junk, sizeof(junk), 5000, &resp, &len);
+            if (rc == -ENOTCONN) cfs_sleep_ms(100);
+        }
+        ck_assert_int_eq(rc, 0);
         /* every response type has err as field 1 */
         Chunkfs__ChunkReportResp *r = chunkfs__chunk_report_resp__unpack(NULL, len, resp);
         ck_assert_ptr_nonnull(r);
@@ -552,8 +570,8 @@ START_TEST(malformed_requests)
     rq.server_id = 99;
     rq.last = true;
     ProtobufCMessage *m = NULL;
-    ck_assert_int_eq(rpc_unary_pb(addr, "/chunkfs.ClusterService/ReportChunks", &rq.base,
-                                  &chunkfs__chunk_report_resp__descriptor, 5000, &m),
+    ck_assert_int_eq(call_pb("/chunkfs.ClusterService/ReportChunks", &rq.base,
+                             &chunkfs__chunk_report_resp__descriptor, &m),
                      0);
     ck_assert_int_eq(((Chunkfs__ChunkReportResp *)m)->err, -ENOENT);
     protobuf_c_message_free_unpacked(m, NULL);
