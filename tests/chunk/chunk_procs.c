@@ -1,5 +1,7 @@
 #include "chunk_procs.h"
 
+#include "chunkserver/chunk_client.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -96,7 +98,7 @@ int cs_proc_start(struct cs_proc *p, const char *root, const char *name, const c
             if (ok) {
                 p->port = port;
                 snprintf(p->addr, sizeof p->addr, "127.0.0.1:%d", port);
-                return 0;
+                break;
             }
         }
         int st;
@@ -105,6 +107,15 @@ int cs_proc_start(struct cs_proc *p, const char *root, const char *name, const c
             fprintf(stderr, "chunkserver %s exited early (status %d); see %s\n", name, st, p->log);
             return -ECHILD;
         }
+        usleep(20000);
+    }
+    /* Serving: poll until a call gets an answer (any answer but a transport error), so the
+     * caller's first real call finds a connected channel. */
+    while (p->port > 0 && now_ms() < deadline) {
+        uint64_t v, l;
+        int rc = chunk_client_info(p->addr, 1, 2000, &v, &l);
+        if (rc != -ENOTCONN && rc != -ETIMEDOUT)
+            return 0;
         usleep(20000);
     }
     cs_proc_stop(p, SIGKILL);
