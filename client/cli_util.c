@@ -72,7 +72,9 @@ bool cli_wants_help(const cli_ctx *ctx, int argc, char **argv)
 {
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--") == 0) break;
-        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+        /* ls and df use -h for human-readable sizes, like coreutils. */
+        bool h_is_help = strcmp(ctx->cmd, "ls") != 0 && strcmp(ctx->cmd, "df") != 0;
+        if ((h_is_help && strcmp(argv[i], "-h") == 0) || strcmp(argv[i], "--help") == 0) {
             const struct cli_command *c = ctx->command;
             printf("usage: chunkfs %s\n\n%s\n", c->usage, c->summary);
             if (c->help && c->help[0]) printf("\n%s", c->help);
