@@ -35,7 +35,7 @@ void mf_fsm_clear(meta_fsm *fsm)
     for (size_t i = 0; i < fsm->inodes.cap; i++)
         if (fsm->inodes.slots[i]) free_inode_mem(fsm->inodes.slots[i]);
     mf_itable_free(&fsm->inodes);
-    mf_kv_free(&fsm->chunks);
+    mf_cidx_free(&fsm->chunks);
     sessions_free(fsm);
     free(fsm->deleted);
 }
@@ -108,14 +108,13 @@ struct mf_inode *mf_inode_new(meta_fsm *fsm, uint8_t type, uint16_t mode, uint32
     return in;
 }
 
-void mf_inode_free(meta_fsm *fsm, struct mf_inode *in)
+int mf_inode_free(meta_fsm *fsm, struct mf_inode *in)
 {
     const struct mf_chunk *ch = mf_chunks_c(in);
+    int rc = 0;
     for (uint32_t i = 0; i < in->nchunks; i++) {
-        mf_kv_del(&fsm->chunks, ch[i].id);
-        /* A failed push only leaks a replica until the chunkserver's next full report, when
-         * the shell sees an unknown chunk id and deletes it anyway. */
-        (void)mf_deleted_push(fsm, ch[i].id, ch[i].version);
+        mf_cidx_del(&fsm->chunks, ch[i].id);
+        if (mf_deleted_push(fsm, ch[i].id, ch[i].version) != 0) rc = -ENOMEM;
     }
     if (in->ext && in->ext->lease) mf_lease_release(fsm, in);
     if (in->type == MF_FILE) fsm->n_files--;
@@ -123,6 +122,7 @@ void mf_inode_free(meta_fsm *fsm, struct mf_inode *in)
     if (in->type == MF_SYMLINK) fsm->n_symlinks--;
     mf_idel(fsm, in->ino);
     free_inode_mem(in);
+    return rc;
 }
 
 void mf_fill_attr(const struct mf_inode *in, Chunkfs__Attr *a)
@@ -150,7 +150,7 @@ void meta_fsm_get_info(const meta_fsm *fsm, meta_fsm_info *info)
     info->files = fsm->n_files;
     info->dirs = fsm->n_dirs;
     info->symlinks = fsm->n_symlinks;
-    info->chunks = fsm->chunks.n;
+    info->chunks = mf_cidx_live(&fsm->chunks);
     info->next_ino = fsm->next_ino;
     info->next_chunk_id = fsm->next_chunk_id;
     info->next_lease_id = fsm->next_lease_id;
@@ -171,7 +171,7 @@ static void chunk_ref(const struct mf_inode *in, const struct mf_chunk *c, meta_
 int meta_fsm_chunk_lookup(const meta_fsm *fsm, uint64_t chunk_id, meta_chunk_ref *out)
 {
     uint64_t ino;
-    if (!mf_kv_get(&fsm->chunks, chunk_id, &ino)) return -ENOENT;
+    if (!mf_cidx_get(&fsm->chunks, chunk_id, &ino)) return -ENOENT;
     const struct mf_inode *in = mf_iget(fsm, ino);
     if (!in) return -ENOENT;
     const struct mf_chunk *ch = mf_chunks_c(in);

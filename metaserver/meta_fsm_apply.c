@@ -95,9 +95,11 @@ static int session_record(meta_fsm *fsm, uint64_t client_id, uint64_t request_id
     return 0;
 }
 
-static void sessions_sweep(meta_fsm *fsm, int64_t now)
+/* Forgets sessions idle for MF_SESSION_IDLE_NS. 0 or -ENOMEM (fatal: which sessions survive
+ * is replicated state). */
+static int sessions_sweep(meta_fsm *fsm, int64_t now)
 {
-    if (now - fsm->last_sweep_ns < MF_SESSION_SWEEP_NS) return;
+    if (now - fsm->last_sweep_ns < MF_SESSION_SWEEP_NS) return 0;
     fsm->last_sweep_ns = now;
     /* Collect first: deleting while scanning would move entries across the scan position. */
     size_t n = 0;
@@ -107,7 +109,10 @@ static void sessions_sweep(meta_fsm *fsm, int64_t now)
         struct mf_session *s = (struct mf_session *)(uintptr_t)fsm->sessions.slots[i].val;
         if (now - s->last_seen_ns < MF_SESSION_IDLE_NS) continue;
         uint64_t *v = realloc(victims, (n + 1) * sizeof(*v));
-        if (!v) break; /* sweeping later is as good: the next command retries */
+        if (!v) {
+            free(victims);
+            return -ENOMEM;
+        }
         victims = v;
         victims[n++] = s->client_id;
     }
@@ -119,6 +124,7 @@ static void sessions_sweep(meta_fsm *fsm, int64_t now)
         mf_kv_del(&fsm->sessions, victims[i]);
     }
     free(victims);
+    return 0;
 }
 
 static int apply_client(meta_fsm *fsm, const Chunkfs__MetaCommand *cmd,
@@ -195,7 +201,11 @@ int meta_fsm_apply(meta_fsm *fsm, const uint8_t *entry, size_t len, Chunkfs__Met
         *out = resp;
         return 0;
     }
-    sessions_sweep(fsm, cmd->now_ns);
+    if (sessions_sweep(fsm, cmd->now_ns) != 0) {
+        chunkfs__meta_command__free_unpacked(cmd, NULL);
+        chunkfs__meta_response__free_unpacked(resp, NULL);
+        return -ENOMEM;
+    }
     struct mf_ctx c = {fsm, NULL, 0, cmd->now_ns, 0, cmd};
     int rc;
     switch (cmd->cmd_case) {

@@ -126,7 +126,7 @@ int mf_truncate_chunks(meta_fsm *fsm, struct mf_inode *in, uint64_t new_size)
     uint32_t keep = first_gone > UINT32_MAX ? in->nchunks : chunk_pos(in, (uint32_t)first_gone);
     struct mf_chunk *ch = mf_chunks(in);
     for (uint32_t i = keep; i < in->nchunks; i++) {
-        mf_kv_del(&fsm->chunks, ch[i].id);
+        mf_cidx_del(&fsm->chunks, ch[i].id);
         int rc = mf_deleted_push(fsm, ch[i].id, ch[i].version);
         if (rc) return rc;
     }
@@ -219,11 +219,11 @@ int mf_op_alloc_chunk(struct mf_ctx *c, const Chunkfs__AllocChunkReq *r,
     } else {
         base = 0;
         now = (struct mf_chunk){c->fsm->next_chunk_id, 1, r->index, 0};
-        rc = mf_kv_put(&c->fsm->chunks, now.id, in->ino);
+        rc = mf_cidx_append(&c->fsm->chunks, now.id, in->ino);
         if (rc) return rc;
         rc = chunk_insert(in, chunk_pos(in, r->index), &now);
         if (rc) {
-            mf_kv_del(&c->fsm->chunks, now.id);
+            mf_cidx_del(&c->fsm->chunks, now.id);
             return rc;
         }
         c->fsm->next_chunk_id++;

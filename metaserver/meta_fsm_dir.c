@@ -3,6 +3,7 @@
  * listing is returned exactly once however many entries come and go between pages.
  * Priorities are a hash of the name (no random numbers: the shape is a function of the
  * names, identical on every replica). */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,12 +11,19 @@
 
 static uint32_t name_prio(const char *name, size_t len)
 {
+    /* Recomputed when needed rather than stored: it keeps the dentry in a smaller malloc
+     * size class, and only inserts and removals need it (O(log n) hashes of short names). */
     uint32_t h = 2166136261u; /* FNV-1a */
     for (size_t i = 0; i < len; i++) {
         h ^= (uint8_t)name[i];
         h *= 16777619u;
     }
     return h;
+}
+
+static uint32_t prio(const struct mf_dentry *d)
+{
+    return name_prio(d->name, d->nlen);
 }
 
 int mf_name_cmp(const char *a, size_t alen, const char *b, size_t blen)
@@ -57,24 +65,22 @@ static struct mf_dentry *insert(struct mf_dentry *t, struct mf_dentry *n)
     if (!t) return n;
     if (mf_name_cmp(n->name, n->nlen, t->name, t->nlen) < 0) {
         t->l = insert(t->l, n);
-        if (t->l->prio > t->prio) t = rot_right(t);
+        if (prio(t->l) > prio(t)) t = rot_right(t);
     } else {
         t->r = insert(t->r, n);
-        if (t->r->prio > t->prio) t = rot_left(t);
+        if (prio(t->r) > prio(t)) t = rot_left(t);
     }
     return t;
 }
 
 int mf_dir_add(struct mf_inode *dir, const char *name, size_t nlen, uint64_t ino)
 {
-    struct mf_dentry *n = malloc(sizeof(*n) + nlen + 1);
+    struct mf_dentry *n = malloc(offsetof(struct mf_dentry, name) + nlen);
     if (!n) return -ENOMEM;
     n->l = n->r = NULL;
     n->ino = ino;
     n->nlen = (uint8_t)nlen;
-    n->prio = name_prio(name, nlen);
     memcpy(n->name, name, nlen);
-    n->name[nlen] = '\0';
     dir->ext->u.dir.root = insert(dir->ext->u.dir.root, n);
     dir->ext->u.dir.count++;
     return 0;
@@ -84,7 +90,7 @@ static struct mf_dentry *merge(struct mf_dentry *a, struct mf_dentry *b)
 {
     if (!a) return b;
     if (!b) return a;
-    if (a->prio > b->prio) {
+    if (prio(a) > prio(b)) {
         a->r = merge(a->r, b);
         return a;
     }

@@ -26,13 +26,13 @@ struct mf_chunk {
 };
 
 /* Directory entry: a node of the directory's treap, ordered by name (bytewise), heap-ordered
- * by a hash of the name, so the shape depends on the names only. */
+ * by a hash of the name, so the shape depends on the names only. Allocated with
+ * offsetof(name) + nlen bytes: the name is NOT NUL-terminated. */
 struct mf_dentry {
     struct mf_dentry *l, *r;
     uint64_t ino;
-    uint32_t prio;
     uint8_t nlen;
-    char name[]; /* nlen bytes + NUL */
+    char name[]; /* nlen bytes */
 };
 
 struct mf_xattr {
@@ -110,9 +110,19 @@ struct mf_session {
     struct mf_sess_entry ring[MF_SESSION_WINDOW];
 };
 
+/* Chunk id -> owning ino, sorted by id. New chunk ids come from a counter, so they are
+ * appended; deletions leave tombstones (ino 0) that are compacted away in batches. 16 bytes
+ * per chunk, about half of what a hash table at a sane load factor costs. */
+struct mf_cindex {
+    struct mf_cref {
+        uint64_t id, ino;
+    } * a;
+    size_t n, cap, dead;
+};
+
 struct meta_fsm {
     struct mf_itable inodes;
-    struct mf_kvtable chunks;   /* chunk id -> owning ino */
+    struct mf_cindex chunks;    /* chunk id -> owning ino */
     struct mf_kvtable sessions; /* client id -> struct mf_session * */
     struct mf_lease *leases;
     uint64_t n_leases;
@@ -144,6 +154,15 @@ bool mf_kv_get(const struct mf_kvtable *t, uint64_t key, uint64_t *val);
 void mf_kv_del(struct mf_kvtable *t, uint64_t key);
 void mf_kv_free(struct mf_kvtable *t);
 void mf_itable_free(struct mf_itable *t);
+/* Adds a chunk whose id is above every id in the index: 0, -EINVAL (not above), -ENOMEM. */
+int mf_cidx_append(struct mf_cindex *x, uint64_t id, uint64_t ino);
+/* Restore: adds in any order, then mf_cidx_sort (-EINVAL on a duplicate id). */
+int mf_cidx_push(struct mf_cindex *x, uint64_t id, uint64_t ino);
+int mf_cidx_sort(struct mf_cindex *x);
+bool mf_cidx_get(const struct mf_cindex *x, uint64_t id, uint64_t *ino);
+void mf_cidx_del(struct mf_cindex *x, uint64_t id);
+size_t mf_cidx_live(const struct mf_cindex *x);
+void mf_cidx_free(struct mf_cindex *x);
 
 /* ---- inodes (meta_fsm.c) ---- */
 /* Frees everything the fsm owns (leaves the struct itself). */
@@ -152,8 +171,10 @@ void mf_fsm_clear(meta_fsm *fsm);
  * dirs/symlinks (allocated here). */
 struct mf_inode *mf_inode_new(meta_fsm *fsm, uint8_t type, uint16_t mode, uint32_t uid,
                               uint32_t gid, uint8_t goal, int64_t now);
-/* Removes and frees an inode and everything it owns (chunks go to the deleted queue). */
-void mf_inode_free(meta_fsm *fsm, struct mf_inode *in);
+/* Removes and frees an inode and everything it owns; its chunks go to the deleted queue.
+ * Returns 0, or -ENOMEM if the queue could not grow (the inode is freed anyway; the caller
+ * must fail the apply, since replicas would now differ). */
+int mf_inode_free(meta_fsm *fsm, struct mf_inode *in);
 /* The ext of in, allocated on demand; NULL on ENOMEM. */
 struct mf_ext *mf_ext_get(struct mf_inode *in);
 /* Frees in->ext if it holds nothing (files only). */

@@ -47,7 +47,7 @@ static struct mf_inode *add_new(struct mf_ctx *c, struct mf_inode *dir, const ch
         mf_inode_new(c->fsm, type, (uint16_t)mode, c->cred->uid, gid, dir->goal, c->now);
     if (!in) return NULL;
     if (mf_dir_add(dir, name, len, in->ino) != 0) {
-        mf_inode_free(c->fsm, in);
+        (void)mf_inode_free(c->fsm, in); /* fails the apply with ENOMEM anyway */
         return NULL;
     }
     touch_dir(c, dir);
@@ -170,10 +170,8 @@ int mf_op_unlink(struct mf_ctx *c, const Chunkfs__UnlinkReq *r, Chunkfs__MetaRes
     if (in->type == MF_DIR) return -EISDIR;
     free(mf_dir_remove(dir, r->name, len));
     touch_dir(c, dir);
-    if (--in->nlink == 0)
-        mf_inode_free(c->fsm, in);
-    else
-        in->ctime = c->now;
+    if (--in->nlink == 0) return mf_inode_free(c->fsm, in);
+    in->ctime = c->now;
     return 0;
 }
 
@@ -198,8 +196,7 @@ int mf_op_rmdir(struct mf_ctx *c, const Chunkfs__RmdirReq *r, Chunkfs__MetaRespo
     free(mf_dir_remove(dir, r->name, len));
     dir->nlink--;
     touch_dir(c, dir);
-    mf_inode_free(c->fsm, in);
-    return 0;
+    return mf_inode_free(c->fsm, in);
 }
 
 int mf_op_link(struct mf_ctx *c, const Chunkfs__LinkReq *r, Chunkfs__MetaResponse *resp)

@@ -91,11 +91,10 @@ int mf_op_rename(struct mf_ctx *c, const Chunkfs__RenameReq *r, Chunkfs__MetaRes
     } else {
         if (dst) {
             free(mf_dir_remove(ddir, r->dst_name, dlen));
-            if (dst->type == MF_DIR) {
-                ddir->nlink--;
-                mf_inode_free(c->fsm, dst);
-            } else if (--dst->nlink == 0) {
-                mf_inode_free(c->fsm, dst);
+            if (dst->type == MF_DIR) ddir->nlink--;
+            if (dst->type == MF_DIR || --dst->nlink == 0) {
+                rc = mf_inode_free(c->fsm, dst);
+                if (rc) return rc;
             } else {
                 dst->ctime = c->now;
             }

@@ -315,11 +315,10 @@ static int read_chunks(struct rbuf *r, meta_fsm *nf, struct mf_inode *in)
         c.id = GET64(r);
         c.version = GET64(r);
         if (r->bad || c.id == 0 || c.id >= nf->next_chunk_id || c.version == 0 ||
-            c.length > nf->chunk_size || (i > 0 && c.index <= dst[i - 1].index) ||
-            mf_kv_get(&nf->chunks, c.id, NULL))
+            c.length > nf->chunk_size || (i > 0 && c.index <= dst[i - 1].index))
             return -EINVAL; /* entries past i are never read by mf_fsm_clear */
         dst[i] = c;
-        if (mf_kv_put(&nf->chunks, c.id, in->ino) != 0) return -ENOMEM;
+        if (mf_cidx_push(&nf->chunks, c.id, in->ino) != 0) return -ENOMEM;
     }
     return 0;
 }
@@ -537,6 +536,7 @@ static int read_all(struct rbuf *r, meta_fsm *nf)
         rc = read_inode(r, nf, prev, &ins[i]);
         if (rc == 0) prev = ins[i]->ino;
     }
+    if (rc == 0) rc = mf_cidx_sort(&nf->chunks); /* also: no chunk id in two places */
     if (rc == 0) rc = check_shape(nf, ins, ni);
     free(ins);
     if (rc) return rc;

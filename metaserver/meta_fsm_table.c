@@ -1,6 +1,6 @@
-/* Open-addressing hash tables (linear probing, backward-shift deletion) for meta_fsm:
- * inode pointers keyed by inode number, and u64 -> u64 maps (chunk id -> ino, sessions).
- * Power-of-two capacities; grown at 75 % load so probes stay short. */
+/* Lookup structures of meta_fsm: open-addressing hash tables (linear probing, backward-shift
+ * deletion; power-of-two capacities grown at 75 % load) for inode pointers keyed by inode
+ * number and for u64 -> u64 maps (sessions), and the sorted chunk id index. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -144,4 +144,90 @@ void mf_kv_free(struct mf_kvtable *t)
     free(t->slots);
     t->slots = NULL;
     t->cap = t->n = 0;
+}
+
+static size_t cidx_find(const struct mf_cindex *x, uint64_t id)
+{
+    size_t lo = 0, hi = x->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (x->a[mid].id < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+int mf_cidx_push(struct mf_cindex *x, uint64_t id, uint64_t ino)
+{
+    if (x->n == x->cap) {
+        /* Grow by a quarter: the array is the bulk of the index, so keep slack small. */
+        size_t ncap = x->cap + x->cap / 4 + 64;
+        struct mf_cref *na = realloc(x->a, ncap * sizeof(*na));
+        if (!na) return -ENOMEM;
+        x->a = na;
+        x->cap = ncap;
+    }
+    x->a[x->n++] = (struct mf_cref){id, ino};
+    return 0;
+}
+
+int mf_cidx_append(struct mf_cindex *x, uint64_t id, uint64_t ino)
+{
+    if (x->n && x->a[x->n - 1].id >= id) return -EINVAL;
+    return mf_cidx_push(x, id, ino);
+}
+
+static int cmp_cref(const void *a, const void *b)
+{
+    uint64_t x = ((const struct mf_cref *)a)->id, y = ((const struct mf_cref *)b)->id;
+    return x < y ? -1 : x > y;
+}
+
+int mf_cidx_sort(struct mf_cindex *x)
+{
+    qsort(x->a, x->n, sizeof(*x->a), cmp_cref);
+    for (size_t i = 1; i < x->n; i++)
+        if (x->a[i - 1].id == x->a[i].id) return -EINVAL;
+    return 0;
+}
+
+bool mf_cidx_get(const struct mf_cindex *x, uint64_t id, uint64_t *ino)
+{
+    size_t p = cidx_find(x, id);
+    if (p == x->n || x->a[p].id != id || x->a[p].ino == 0) return false;
+    if (ino) *ino = x->a[p].ino;
+    return true;
+}
+
+void mf_cidx_del(struct mf_cindex *x, uint64_t id)
+{
+    size_t p = cidx_find(x, id);
+    if (p == x->n || x->a[p].id != id || x->a[p].ino == 0) return;
+    x->a[p].ino = 0;
+    x->dead++;
+    if (x->dead < 1024 || x->dead * 4 < x->n) return;
+    size_t k = 0;
+    for (size_t i = 0; i < x->n; i++)
+        if (x->a[i].ino) x->a[k++] = x->a[i];
+    x->n = k;
+    x->dead = 0;
+    size_t ncap = k + k / 4 + 64;
+    struct mf_cref *na = realloc(x->a, ncap * sizeof(*na));
+    if (na) { /* on failure the larger array simply stays */
+        x->a = na;
+        x->cap = ncap;
+    }
+}
+
+size_t mf_cidx_live(const struct mf_cindex *x)
+{
+    return x->n - x->dead;
+}
+
+void mf_cidx_free(struct mf_cindex *x)
+{
+    free(x->a);
+    memset(x, 0, sizeof(*x));
 }

@@ -430,3 +430,23 @@ int th_drop_deleted(uint64_t count)
     cmd.drop_deleted = &d;
     return apply_cmd(&cmd);
 }
+
+int th_recover_lease(uint64_t ino, uint64_t lease, uint32_t index, uint64_t id, uint64_t version,
+                     uint64_t length)
+{
+    Chunkfs__ChunkCommit cc = CHUNKFS__CHUNK_COMMIT__INIT, *ccp = &cc;
+    cc.index = index;
+    cc.chunk_id = id;
+    cc.version = version;
+    cc.length = length;
+    Chunkfs__RecoverLeaseCmd r = CHUNKFS__RECOVER_LEASE_CMD__INIT;
+    r.ino = ino;
+    r.lease_id = lease;
+    r.n_chunks = 1;
+    r.chunks = &ccp;
+    Chunkfs__MetaCommand cmd = CHUNKFS__META_COMMAND__INIT;
+    cmd.now_ns = TNOW;
+    cmd.cmd_case = CHUNKFS__META_COMMAND__CMD_RECOVER_LEASE;
+    cmd.recover_lease = &r;
+    return apply_cmd(&cmd);
+}

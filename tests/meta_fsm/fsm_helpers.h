@@ -60,5 +60,8 @@ int th_set_goal(uint64_t ino, uint32_t goal, int recursive);
 int th_resolve(const char *path, int follow, uint64_t *ino);
 int th_format(const char *cluster_id, uint32_t goal, uint64_t chunk_size);
 int th_drop_deleted(uint64_t count);
+/* RecoverLeaseCmd settling one chunk (index/id/version/length). */
+int th_recover_lease(uint64_t ino, uint64_t lease, uint32_t index, uint64_t id, uint64_t version,
+                     uint64_t length);
 
 #endif

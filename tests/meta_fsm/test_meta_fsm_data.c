@@ -215,6 +215,50 @@ START_TEST(t_leases)
 }
 END_TEST
 
+static int sum_chunks(void *arg, const meta_chunk_ref *c)
+{
+    *(uint64_t *)arg += c->chunk_id;
+    return 0;
+}
+
+START_TEST(t_recover_lease)
+{
+    uint64_t f, lease, id, ver;
+    ck_assert_int_eq(th_create_full(ROOT, "f", 0666, 1, 0, 1, &f, &lease), 0);
+    ck_assert_int_eq(th_alloc(f, lease, 0, &id, &ver, NULL), 0);
+    ck_assert_int_eq(th_commit(f, lease, 0, id, ver, 500, 500), 0);
+    ck_assert_int_eq(th_alloc(f, lease, 0, &id, &ver, NULL), 0);
+    ck_assert_uint_eq(ver, 2);
+    /* the writer vanishes after allocating v2; replicas still hold v1 with 500 bytes */
+    ck_assert_int_eq(th_recover_lease(f, lease, 0, id, 1, 500), -EBUSY); /* not expired yet */
+    TNOW += 31 * 1000000000ll;
+    ck_assert_int_eq(th_recover_lease(f, lease + 1, 0, id, 1, 500), -CFS_ELEASE);
+    ck_assert_int_eq(th_recover_lease(f, lease, 0, id, 3, 500), -EINVAL); /* beyond current */
+    ck_assert_int_eq(th_recover_lease(f, lease, 0, id, 0, 500), -EINVAL);
+    ck_assert_int_eq(th_recover_lease(ROOT, lease, 0, id, 1, 500), -EISDIR);
+    /* uncommitted bytes stay invisible: a longer replica does not extend the chunk */
+    ck_assert_int_eq(th_recover_lease(f, lease, 0, id, 1, 900), 0);
+    meta_chunk_ref ref;
+    ck_assert_int_eq(meta_fsm_chunk_lookup(TF, id, &ref), 0);
+    ck_assert_uint_eq(ref.version, 1);
+    ck_assert_uint_eq(ref.length, 500);
+    int nl = 0;
+    meta_fsm_lease_foreach(TF, count_lease, &nl);
+    ck_assert_int_eq(nl, 0);
+    ck_assert_int_eq(th_recover_lease(f, lease, 0, id, 1, 500), -CFS_ELEASE); /* done once */
+    /* the file is writable again, continuing from the settled version */
+    TCLIENT = 99;
+    uint64_t l2, v2, base;
+    ck_assert_int_eq(th_open(f, O_WRONLY, &l2), 0);
+    ck_assert_int_eq(th_alloc(f, l2, 0, NULL, &v2, &base), 0);
+    ck_assert_uint_eq(base, 1);
+    ck_assert_uint_eq(v2, 2);
+    uint64_t sum = 0;
+    ck_assert_int_eq(meta_fsm_chunk_foreach(TF, sum_chunks, &sum), 0);
+    ck_assert_uint_eq(sum, id);
+}
+END_TEST
+
 START_TEST(t_alloc_needs_servers)
 {
     uint64_t f, lease;
@@ -304,6 +348,7 @@ Suite *data_suite(void)
     tcase_add_test(tc, t_truncate_and_delete_queue);
     tcase_add_test(tc, t_leases);
     tcase_add_test(tc, t_alloc_needs_servers);
+    tcase_add_test(tc, t_recover_lease);
     tcase_add_test(tc, t_exactly_once);
     suite_add_tcase(s, tc);
     return s;
