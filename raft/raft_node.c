@@ -1186,7 +1186,8 @@ int raft_node_transfer_leader(raft_node *n, uint64_t to_id, int timeout_ms)
     if (!enter(n)) return -ECANCELED;
     int64_t deadline = deadline_of(timeout_ms);
     pthread_mutex_lock(&n->mu);
-    int rc = raft_transfer_leader(n->core, to_id);
+    /* Already done (e.g. a retried request reaching the new leader): success. */
+    int rc = to_id == n->cfg.id && n->is_leader ? 1 : raft_transfer_leader(n->core, to_id);
     kick_locked(n);
     pthread_mutex_unlock(&n->mu);
     while (rc == 0) {
@@ -1202,5 +1203,5 @@ int raft_node_transfer_leader(raft_node *n, uint64_t to_id, int timeout_ms)
         cfs_sleep_ms(20);
     }
     leave(n);
-    return rc;
+    return rc > 0 ? 0 : rc;
 }

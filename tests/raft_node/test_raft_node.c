@@ -26,6 +26,8 @@
 #define N_NODES 4 /* three founders; the fourth joins in the membership test */
 #define MAX_KEYS 200000
 #define CALL_TIMEOUT_MS 3000
+/* Membership calls wait on the server for a learner to catch up: give them longer. */
+#define MEMBER_CALL_TIMEOUT_MS 15000
 
 static char g_root[256];
 static char g_bin[512];
@@ -134,8 +136,10 @@ static int call(int i, const char *method, const char *req, char *buf, size_t le
 {
     uint8_t *resp = NULL;
     size_t resp_len = 0;
-    int rc = rpc_unary(g_addrs[i], method, (const uint8_t *)req, strlen(req), CALL_TIMEOUT_MS,
-                       &resp, &resp_len);
+    int timeout = strstr(method, "Member") || strstr(method, "Transfer") ? MEMBER_CALL_TIMEOUT_MS
+                                                                         : CALL_TIMEOUT_MS;
+    int rc =
+        rpc_unary(g_addrs[i], method, (const uint8_t *)req, strlen(req), timeout, &resp, &resp_len);
     if (rc < 0) return rc;
     size_t n = resp_len < len - 1 ? resp_len : len - 1;
     memcpy(buf, resp, n);
