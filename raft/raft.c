@@ -1268,8 +1268,8 @@ bool raft_has_ready(const raft *r)
 
 int raft_get_ready(raft *r, raft_ready *rd)
 {
+    if (r->ready_out) return -EBUSY; /* rd is left untouched: it may be the outstanding one */
     memset(rd, 0, sizeof(*rd));
-    if (r->ready_out) return -EBUSY;
     if (r->snap_unhanded) {
         rd->snapshot = calloc(1, sizeof(raft_snapshot));
         if (rd->snapshot == NULL) goto oom;

@@ -651,10 +651,12 @@ static void transfer(sim *s)
 static void fault_step(sim *s)
 {
     if (chance(s, s->p.crash_permille)) {
-        sim_node *n = &s->nodes[1 + below(s, (uint64_t)s->n_ids)];
+        /* Leaders crash as often as everybody else together: that is where Raft is subtle. */
+        sim_node *n = chance(s, 500) ? find_leader(s) : NULL;
+        if (n == NULL) n = &s->nodes[1 + below(s, (uint64_t)s->n_ids)];
         if (n->up) {
             node_crash(s, n);
-            n->restart_at = s->now + 5 + below(s, 120);
+            n->restart_at = s->now + 1 + below(s, chance(s, 500) ? 10 : 120);
         }
     }
     for (int i = 1; i <= s->n_ids; i++) {
@@ -702,7 +704,7 @@ static void pick_params(sim *s)
     p->loss_permille = (int)below(s, 150);
     p->dup_permille = (int)below(s, 80);
     p->max_delay = (int)below(s, 5);
-    p->crash_permille = (int)below(s, 12);
+    p->crash_permille = chance(s, 300) ? 10 + (int)below(s, 40) : (int)below(s, 12);
     p->partition_permille = (int)below(s, 25);
     p->conf_permille = (int)below(s, 30);
     p->transfer_permille = (int)below(s, 10);

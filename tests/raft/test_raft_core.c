@@ -1,0 +1,751 @@
+/* Unit tests of the pure Raft core: elections, replication, commitment rules, snapshots,
+ * membership, leadership transfer, ReadIndex and bad input. */
+#include <check.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/errors.h"
+#include "raft/raft.h"
+#include "tests/raft/raft_harness.h"
+
+static h_cluster C;
+
+static void elect(uint64_t id)
+{
+    raft_campaign(C.nodes[id]);
+    h_stabilize(&C);
+    ck_assert_uint_eq(raft_get_role(C.nodes[id]), RAFT_LEADER);
+}
+
+/* ---------------------------------------------------------------- elections */
+
+START_TEST(test_single_node_commits)
+{
+    h_init(&C, 1, 1, NULL);
+    /* bootstrap: the membership entry is committed and handed out */
+    h_stabilize(&C);
+    ck_assert_uint_eq(C.applied[1], 1);
+    ck_assert_uint_eq(C.hs[1].term, 1);
+    elect(1);
+    ck_assert_uint_eq(raft_get_term(C.nodes[1]), 2);
+    ck_assert_int_eq(h_propose(&C, 1, "a"), 0);
+    h_stabilize(&C);
+    /* bootstrap entry, no-op, "a" */
+    ck_assert_uint_eq(C.applied[1], 3);
+    ck_assert_uint_eq(C.applied_normal[1], 1);
+    ck_assert_int_eq(raft_read_index(C.nodes[1], 7), 0);
+    h_stabilize(&C);
+    ck_assert_int_eq(C.nrs[1], 1);
+    ck_assert_uint_eq(C.rs[1][0].ctx, 7);
+    ck_assert_uint_eq(C.rs[1][0].index, 3);
+    h_free(&C);
+}
+END_TEST
+
+START_TEST(test_three_node_election_and_replication)
+{
+    h_init(&C, 3, 3, NULL);
+    h_stabilize(&C);
+    elect(1);
+    ck_assert_uint_eq(raft_get_leader(C.nodes[2]), 1);
+    ck_assert_uint_eq(raft_get_leader(C.nodes[3]), 1);
+    /* the votes were persisted in the hard state before the grants left */
+    ck_assert_uint_eq(C.hs[2].vote, 1);
+    ck_assert_uint_eq(C.hs[2].term, 2);
+    for (int i = 0; i < 5; i++)
+        ck_assert_int_eq(h_propose(&C, 1, "x"), 0);
+    h_stabilize(&C);
+    for (uint64_t id = 1; id <= 3; id++) {
+        ck_assert_uint_eq(C.applied_normal[id], 5);
+        ck_assert_uint_eq(raft_get_committed(C.nodes[id]), 3 + 1 + 5);
+    }
+    /* followers refuse proposals */
+    ck_assert_int_eq(h_propose(&C, 2, "y"), -CFS_ENOTLEADER);
+    h_free(&C);
+}
+END_TEST
+
+START_TEST(test_election_timeout_elects_someone)
+{
+    h_init(&C, 5, 5, NULL);
+    h_stabilize(&C);
+    h_tick_all(&C, 40);
+    uint64_t l = h_leader(&C);
+    ck_assert_uint_ne(l, 0);
+    for (uint64_t id = 1; id <= 5; id++)
+        ck_assert_uint_eq(raft_get_leader(C.nodes[id]), l);
+    h_free(&C);
+}
+END_TEST
+
+START_TEST(test_vote_refused_to_stale_log)
+{
+    h_init(&C, 3, 3, NULL);
+    h_stabilize(&C);
+    elect(1);
+    h_isolate(&C, 3);
+    ck_assert_int_eq(h_propose(&C, 1, "x"), 0);
+    h_stabilize(&C);
+    h_heal(&C);
+    /* node 3 misses an entry: it cannot win even though it asks first */
+    raft_campaign(C.nodes[3]);
+    h_stabilize(&C);
+    ck_assert_uint_ne(raft_get_role(C.nodes[3]), RAFT_LEADER);
+    h_free(&C);
+}
+END_TEST
+
+START_TEST(test_prevote_keeps_term_of_isolated_node)
+{
+    raft_config cfg = h_config(0);
+    cfg.pre_vote = true;
+    h_init(&C, 3, 3, &cfg);
+    h_stabilize(&C);
+    elect(1);
+    uint64_t term = raft_get_term(C.nodes[1]);
+    h_isolate(&C, 3);
+    h_tick(&C, 3, 100); /* many election timeouts alone */
+    ck_assert_uint_eq(raft_get_term(C.nodes[3]), term);
+    ck_assert_uint_eq(raft_get_role(C.nodes[3]), RAFT_PRECANDIDATE);
+    h_heal(&C);
+    /* rejoining does not depose the leader */
+    h_tick_all(&C, 5);
+    ck_assert_uint_eq(h_leader(&C), 1);
+    ck_assert_uint_eq(raft_get_term(C.nodes[1]), term);
+    ck_assert_uint_eq(raft_get_leader(C.nodes[3]), 1);
+    h_free(&C);
+}
+END_TEST
+
+START_TEST(test_without_prevote_isolated_node_disrupts)
+{
+    h_init(&C, 3, 3, NULL);
+    h_stabilize(&C);
+    elect(1);
+    uint64_t term = raft_get_term(C.nodes[1]);
+    h_isolate(&C, 3);
+    h_tick(&C, 3, 100);
+    ck_assert_uint_gt(raft_get_term(C.nodes[3]), term + 2);
+    h_free(&C);
+}
+END_TEST
+
+START_TEST(test_check_quorum_leader_steps_down)
+{
+    raft_config cfg = h_config(0);
+    cfg.check_quorum = true;
+    cfg.pre_vote = true;
+    h_init(&C, 3, 3, &cfg);
+    h_stabilize(&C);
+    elect(1);
+    h_isolate(&C, 1);
+    /* two election timeouts: the first check sees the initial activity, the second none */
+    h_tick(&C, 1, 2 * cfg.election_tick);
+    ck_assert_uint_eq(raft_get_role(C.nodes[1]), RAFT_FOLLOWER);
+    ck_assert_int_eq(h_propose(&C, 1, "x"), -CFS_ENOTLEADER);
+    h_free(&C);
+}
+END_TEST
+
+START_TEST(test_check_quorum_followers_ignore_votes_in_lease)
+{
+    raft_config cfg = h_config(0);
+    cfg.check_quorum = true;
+    h_init(&C, 3, 3, &cfg);
+    h_stabilize(&C);
+    elect(1);
+    uint64_t term = raft_get_term(C.nodes[1]);
+    /* node 3 campaigns while 2 hears from leader 1: 2 ignores it, so 1 stays leader */
+    raft_campaign(C.nodes[3]);
+    h_stabilize(&C);
+    ck_assert_uint_eq(raft_get_role(C.nodes[1]), RAFT_LEADER);
+    ck_assert_uint_eq(raft_get_term(C.nodes[2]), term);
+    h_free(&C);
+}
+END_TEST
+
+/* ---------------------------------------------------------------- replication */
+
+START_TEST(test_fast_backup_skips_terms)
+{
+    /* Node 3 holds 50 entries of an old term that never committed; the leader's log differs
+     * from index 2 on. With the term hint, one rejection skips the whole conflicting term. */
+    raft_conf conf = {.n = 3};
+    for (int i = 0; i < 3; i++)
+        conf.members[i].id = (uint64_t)i + 1;
+    raft_snapshot snap = {.meta = {.index = 1, .term = 1, .conf = conf}};
+    raft_entry led[60], stale[50];
+    for (int i = 0; i < 60; i++)
+        led[i] = (raft_entry){.term = 3, .index = (uint64_t)i + 2};
+    for (int i = 0; i < 50; i++)
+        stale[i] = (raft_entry){.term = 2, .index = (uint64_t)i + 2};
+    memset(&C, 0, sizeof(C));
+    for (uint64_t id = 1; id <= 3; id++) {
+        raft_config cfg = h_config(id);
+        cfg.max_entries_per_msg = 100;
+        raft_init init = {.hs = {.term = 3, .commit = 1},
+                          .snapshot = &snap,
+                          .entries = id == 3 ? stale : led,
+                          .n_entries = id == 3 ? 50 : 60};
+        ck_assert_int_eq(raft_create(&cfg, &init, &C.nodes[id]), 0);
+        C.applied[id] = 1;
+    }
+    elect(1);
+    ck_assert_uint_eq(raft_get_last_index(C.nodes[3]), raft_get_last_index(C.nodes[1]));
+    ck_assert_uint_eq(raft_term_at(C.nodes[3], 30), 3);
+    /* probes: 1 initial append, at most 2 rejections, then success: far from 50 */
+    ck_assert_int_le(C.msgs_of_type[RAFT_MSG_APP], 8);
+    h_free(&C);
+}
+END_TEST
+
+START_TEST(test_leader_does_not_commit_old_term_entry_alone)
+{
+    /* Direct check of the rule with a scripted exchange: leader 1 (term 3) has entries
+     * 2 (term 2) and 3 (its no-op, term 3); node 2 acknowledges only index 2. */
+    raft_conf conf = {.n = 3};
+    for (int i = 0; i < 3; i++)
+        conf.members[i].id = (uint64_t)i + 1;
+    raft_snapshot snap = {.meta = {.index = 1, .term = 1, .conf = conf}};
+    raft_entry old = {.term = 2, .index = 2};
+    raft *r;
+    raft_config cfg = h_config(1);
+    raft_init init = {
+        .hs = {.term = 2, .commit = 1}, .snapshot = &snap, .entries = &old, .n_entries = 1};
+    ck_assert_int_eq(raft_create(&cfg, &init, &r), 0);
+    raft_campaign(r); /* candidate at term 3 */
+    raft_msg grant = {.type = RAFT_MSG_VOTE_RESP, .from = 2, .to = 1, .term = 3};
+    ck_assert_int_eq(raft_step(r, &grant), 0);
+    ck_assert_uint_eq(raft_get_role(r), RAFT_LEADER);
+    ck_assert_uint_eq(raft_get_last_index(r), 3);
+    raft_ready rd;
+    ck_assert_int_eq(raft_get_ready(r, &rd), 0);
+    raft_advance(r, &rd); /* persisted locally */
+    raft_ready_free(&rd);
+    raft_msg ack = {.type = RAFT_MSG_APP_RESP, .from = 2, .to = 1, .term = 3, .index = 2};
+    ck_assert_int_eq(raft_step(r, &ack), 0);
+    ck_assert_uint_eq(raft_get_committed(r), 1); /* entry 2 is on 2 of 3, yet not committed */
+    ack.index = 3;
+    ck_assert_int_eq(raft_step(r, &ack), 0);
+    ck_assert_uint_eq(raft_get_committed(r), 3);
+    raft_destroy(r);
+}
+END_TEST
+
+START_TEST(test_leader_counts_itself_only_after_persisting)
+{
+    h_init(&C, 3, 3, NULL);
+    h_stabilize(&C);
+    elect(1);
+    uint64_t before = raft_get_committed(C.nodes[1]);
+    h_isolate(&C, 2);
+    h_isolate(&C, 3);
+    ck_assert_int_eq(h_propose(&C, 1, "x"), 0);
+    raft_ready rd;
+    ck_assert_int_eq(raft_get_ready(C.nodes[1], &rd), 0);
+    ck_assert_uint_eq(rd.n_entries, 1);
+    ck_assert(rd.must_sync);
+    /* a follower acks before the leader's own write finished: 1 of 3 is not a quorum */
+    raft_msg ack = {.type = RAFT_MSG_APP_RESP,
+                    .from = 2,
+                    .to = 1,
+                    .term = raft_get_term(C.nodes[1]),
+                    .index = before + 1};
+    ck_assert_int_eq(raft_step(C.nodes[1], &ack), 0);
+    ck_assert_uint_eq(raft_get_committed(C.nodes[1]), before);
+    raft_advance(C.nodes[1], &rd);
+    raft_ready_free(&rd);
+    ck_assert_uint_eq(raft_get_committed(C.nodes[1]), before + 1);
+    h_free(&C);
+}
+END_TEST
+
+START_TEST(test_pipelining_and_batching)
+{
+    raft_config cfg = h_config(0);
+    cfg.max_entries_per_msg = 4;
+    cfg.max_inflight_msgs = 3;
+    h_init(&C, 3, 3, &cfg);
+    h_stabilize(&C);
+    elect(1);
+    for (uint64_t id = 2; id <= 3; id++)
+        C.cut[1][id] = true; /* hold the leader's messages back */
+    for (int i = 0; i < 40; i++)
+        ck_assert_int_eq(h_propose(&C, 1, "p"), 0);
+    /* the proposals produced at most max_inflight messages per follower, each <= 4 entries */
+    raft_ready rd;
+    ck_assert_int_eq(raft_get_ready(C.nodes[1], &rd), 0);
+    int apps = 0;
+    for (size_t i = 0; i < rd.n_msgs; i++)
+        if (rd.msgs[i].type == RAFT_MSG_APP) {
+            apps++;
+            ck_assert_uint_le(rd.msgs[i].n_entries, 4);
+        }
+    ck_assert_int_le(apps, 2 * 3);
+    ck_assert_int_ge(apps, 2);
+    raft_advance(C.nodes[1], &rd);
+    raft_ready_free(&rd);
+    h_heal(&C);
+    h_tick_all(&C, 3);
+    for (uint64_t id = 1; id <= 3; id++)
+        ck_assert_uint_eq(C.applied_normal[id], 40);
+    h_free(&C);
+}
+END_TEST
+
+START_TEST(test_follower_catches_up_after_partition)
+{
+    h_init(&C, 3, 3, NULL);
+    h_stabilize(&C);
+    elect(1);
+    h_isolate(&C, 3);
+    for (int i = 0; i < 30; i++)
+        ck_assert_int_eq(h_propose(&C, 1, "q"), 0);
+    h_stabilize(&C);
+    ck_assert_uint_eq(C.applied_normal[3], 0);
+    h_heal(&C);
+    h_tick_all(&C, 3);
+    ck_assert_uint_eq(C.applied_normal[3], 30);
+    h_free(&C);
+}
+END_TEST
+
+/* ---------------------------------------------------------------- snapshots */
+
+START_TEST(test_snapshot_sent_in_pieces)
+{
+    raft_config cfg = h_config(0);
+    cfg.snap_piece_bytes = 4;
+    h_init(&C, 3, 3, &cfg);
+    h_stabilize(&C);
+    elect(1);
+    h_isolate(&C, 3);
+    for (int i = 0; i < 10; i++)
+        ck_assert_int_eq(h_propose(&C, 1, "s"), 0);
+    h_stabilize(&C);
+    const char image[] = "state-machine-image"; /* 19 bytes: 5 pieces */
+    uint64_t applied = C.applied[1];
+    ck_assert_int_eq(raft_compact(C.nodes[1], applied, (const uint8_t *)image, sizeof(image)), 0);
+    raft_status st;
+    raft_get_status(C.nodes[1], &st);
+    ck_assert_uint_eq(st.snapshot_index, applied);
+    ck_assert_uint_eq(st.first_index, applied + 1);
+    /* compacting again at the same index is refused */
+    ck_assert_int_eq(raft_compact(C.nodes[1], applied, (const uint8_t *)image, sizeof(image)),
+                     -EINVAL);
+    h_heal(&C);
+    C.msgs_of_type[RAFT_MSG_SNAP] = 0;
+    h_tick_all(&C, 3);
+    ck_assert_int_ge(C.msgs_of_type[RAFT_MSG_SNAP], 5);
+    ck_assert_uint_eq(C.snap_index[3], applied);
+    ck_assert_uint_eq(C.snap_len[3], sizeof(image));
+    ck_assert_mem_eq(C.snap_data[3], image, sizeof(image));
+    /* replication continues after the snapshot */
+    ck_assert_int_eq(h_propose(&C, 1, "t"), 0);
+    h_stabilize(&C);
+    ck_assert_uint_eq(C.applied[3], C.applied[1]);
+    raft_get_status(C.nodes[3], &st);
+    ck_assert_int_eq(st.conf.n, 3);
+    h_free(&C);
+}
+END_TEST
+
+START_TEST(test_snapshot_to_new_member_survives_lost_pieces)
+{
+    raft_config cfg = h_config(0);
+    cfg.snap_piece_bytes = 2;
+    h_init(&C, 3, 2, &cfg); /* node 3 runs but is not a member yet */
+    h_stabilize(&C);
+    elect(1);
+    for (int i = 0; i < 5; i++)
+        ck_assert_int_eq(h_propose(&C, 1, "s"), 0);
+    h_stabilize(&C);
+    const char image[] = "0123456789";
+    uint64_t at = C.applied[1];
+    ck_assert_int_eq(raft_compact(C.nodes[1], at, (const uint8_t *)image, 10), 0);
+    raft_conf_change cc = {.type = RAFT_CC_ADD_LEARNER, .id = 3};
+    ck_assert_int_eq(raft_propose_conf_change(C.nodes[1], &cc, NULL, NULL), 0);
+    /* the change commits on 1 and 2 while every message to 3 is lost for a while */
+    C.cut[1][3] = true;
+    h_tick(&C, 1, 4);
+    ck_assert_uint_eq(C.snap_index[3], 0);
+    C.cut[1][3] = false;
+    h_tick_all(&C, 8);
+    ck_assert_uint_eq(C.snap_index[3], at);
+    ck_assert_uint_eq(C.snap_len[3], 10);
+    ck_assert_mem_eq(C.snap_data[3], image, 10);
+    ck_assert_uint_eq(C.applied[3], C.applied[1]);
+    raft_status st;
+    raft_get_status(C.nodes[3], &st);
+    ck_assert_int_eq(st.conf.n, 3);
+    h_free(&C);
+}
+END_TEST
+
+/* ---------------------------------------------------------------- membership */
+
+static int conf_change(uint64_t leader, uint32_t type, uint64_t id)
+{
+    raft_conf_change cc = {.type = type, .id = id};
+    snprintf(cc.addr, sizeof(cc.addr), "h%llu", (unsigned long long)id);
+    return raft_propose_conf_change(C.nodes[leader], &cc, NULL, NULL);
+}
+
+START_TEST(test_add_learner_then_promote_then_remove)
+{
+    h_init(&C, 4, 3, NULL); /* node 4 runs but is not a member */
+    h_stabilize(&C);
+    elect(1);
+    /* a node outside the membership never campaigns */
+    h_tick(&C, 4, 50);
+    ck_assert_uint_eq(raft_get_role(C.nodes[4]), RAFT_FOLLOWER);
+    ck_assert_int_eq(conf_change(1, RAFT_CC_ADD_LEARNER, 4), 0);
+    /* one change at a time */
+    ck_assert_int_eq(conf_change(1, RAFT_CC_REMOVE, 3), -EBUSY);
+    h_tick_all(&C, 3);
+    raft_status st;
+    raft_get_status(C.nodes[4], &st);
+    ck_assert_int_eq(st.conf.n, 4);
+    ck_assert(st.conf.members[raft_conf_find(&st.conf, 4)].learner);
+    ck_assert_str_eq(st.conf.members[raft_conf_find(&st.conf, 4)].addr, "h4");
+    ck_assert_uint_eq(C.applied[4], C.applied[1]); /* the learner caught up */
+    /* a learner does not campaign */
+    h_tick(&C, 4, 50);
+    ck_assert_uint_eq(raft_get_role(C.nodes[4]), RAFT_FOLLOWER);
+    /* learners do not count: with 2 and 3 down nothing commits */
+    h_isolate(&C, 2);
+    h_isolate(&C, 3);
+    uint64_t c0 = raft_get_committed(C.nodes[1]);
+    ck_assert_int_eq(h_propose(&C, 1, "x"), 0);
+    h_stabilize(&C);
+    ck_assert_uint_eq(raft_get_committed(C.nodes[1]), c0);
+    h_heal(&C);
+    h_tick_all(&C, 2);
+    ck_assert_uint_eq(raft_get_committed(C.nodes[1]), c0 + 1);
+    /* promote */
+    ck_assert_int_eq(conf_change(1, RAFT_CC_ADD_VOTER, 4), 0);
+    h_tick_all(&C, 2);
+    raft_get_status(C.nodes[1], &st);
+    ck_assert(!st.conf.members[raft_conf_find(&st.conf, 4)].learner);
+    /* invalid changes */
+    ck_assert_int_eq(conf_change(1, RAFT_CC_ADD_VOTER, 4), -EINVAL);
+    ck_assert_int_eq(conf_change(1, RAFT_CC_REMOVE, 6), -EINVAL);
+    ck_assert_int_eq(conf_change(1, RAFT_CC_ADD_LEARNER, 0), -EINVAL);
+    ck_assert_int_eq(conf_change(2, RAFT_CC_REMOVE, 3), -CFS_ENOTLEADER);
+    /* remove the leader itself: it steps down once the change commits; others go on */
+    ck_assert_int_eq(conf_change(1, RAFT_CC_REMOVE, 1), 0);
+    h_tick_all(&C, 2);
+    ck_assert_uint_ne(raft_get_role(C.nodes[1]), RAFT_LEADER);
+    h_tick_all(&C, 40);
+    uint64_t l = h_leader(&C);
+    ck_assert(l >= 2 && l <= 4);
+    raft_get_status(C.nodes[l], &st);
+    ck_assert_int_eq(st.conf.n, 3);
+    ck_assert_int_lt(raft_conf_find(&st.conf, 1), 0);
+    h_free(&C);
+}
+END_TEST
+
+START_TEST(test_new_leader_waits_before_conf_change)
+{
+    h_init(&C, 4, 3, NULL);
+    h_stabilize(&C);
+    elect(1);
+    /* leader 1 replicates a membership change to 2 and 3 but never hears back */
+    C.cut[2][1] = C.cut[3][1] = true;
+    ck_assert_int_eq(conf_change(1, RAFT_CC_ADD_LEARNER, 4), 0);
+    h_stabilize(&C);
+    uint64_t last = raft_get_last_index(C.nodes[1]);
+    ck_assert_uint_eq(raft_get_last_index(C.nodes[2]), last);
+    ck_assert_uint_lt(raft_get_committed(C.nodes[2]), last);
+    h_isolate(&C, 1);
+    /* 2 wins; hold back its appends so that its no-op stays uncommitted */
+    raft_campaign(C.nodes[2]);
+    for (int i = 0; i < 10 && raft_get_role(C.nodes[2]) != RAFT_LEADER; i++) {
+        for (uint64_t id = 1; id <= 4; id++)
+            h_ready(&C, id);
+        raft_msg *q = C.q;
+        size_t n = C.nq;
+        C.q = NULL;
+        C.nq = C.capq = 0;
+        for (size_t k = 0; k < n; k++) {
+            if (q[k].type != RAFT_MSG_APP && !C.cut[q[k].from][q[k].to])
+                raft_step(C.nodes[q[k].to], &q[k]);
+            h_msg_free(&q[k]);
+        }
+        free(q);
+    }
+    ck_assert_uint_eq(raft_get_role(C.nodes[2]), RAFT_LEADER);
+    /* the inherited change may still be pending: a second one must wait */
+    ck_assert_int_eq(conf_change(2, RAFT_CC_REMOVE, 3), -EBUSY);
+    h_stabilize(&C);
+    h_tick(&C, 2, 2);
+    raft_status st;
+    raft_get_status(C.nodes[2], &st);
+    ck_assert_int_eq(st.conf.n, 4); /* the inherited change committed with the no-op */
+    ck_assert_int_eq(conf_change(2, RAFT_CC_REMOVE, 3), 0);
+    h_free(&C);
+}
+END_TEST
+
+/* ---------------------------------------------------------------- transfer */
+
+START_TEST(test_transfer_leadership)
+{
+    h_init(&C, 3, 3, NULL);
+    h_stabilize(&C);
+    elect(1);
+    uint64_t term = raft_get_term(C.nodes[1]);
+    h_isolate(&C, 3);
+    ck_assert_int_eq(h_propose(&C, 1, "x"), 0);
+    h_stabilize(&C);
+    ck_assert_int_eq(raft_transfer_leader(C.nodes[1], 3), 0);
+    /* proposals wait during the transfer */
+    ck_assert_int_eq(h_propose(&C, 1, "y"), -EBUSY);
+    h_heal(&C);
+    h_tick_all(&C, 2); /* 3 catches up, gets TimeoutNow, wins */
+    ck_assert_uint_eq(h_leader(&C), 3);
+    ck_assert_uint_eq(raft_get_term(C.nodes[3]), term + 1);
+    ck_assert_uint_eq(raft_get_leader(C.nodes[1]), 3);
+    ck_assert_int_eq(raft_transfer_leader(C.nodes[3], 3), -EINVAL);
+    ck_assert_int_eq(raft_transfer_leader(C.nodes[3], 9), -EINVAL);
+    ck_assert_int_eq(raft_transfer_leader(C.nodes[1], 2), -CFS_ENOTLEADER);
+    h_free(&C);
+}
+END_TEST
+
+START_TEST(test_transfer_aborts_after_election_timeout)
+{
+    h_init(&C, 3, 3, NULL);
+    h_stabilize(&C);
+    elect(1);
+    h_isolate(&C, 3);
+    ck_assert_int_eq(raft_transfer_leader(C.nodes[1], 3), 0);
+    ck_assert_int_eq(h_propose(&C, 1, "y"), -EBUSY);
+    h_tick(&C, 1, 10);
+    ck_assert_uint_eq(raft_get_role(C.nodes[1]), RAFT_LEADER);
+    ck_assert_int_eq(h_propose(&C, 1, "y"), 0);
+    h_free(&C);
+}
+END_TEST
+
+/* ---------------------------------------------------------------- ReadIndex */
+
+START_TEST(test_read_index_needs_quorum)
+{
+    h_init(&C, 3, 3, NULL);
+    h_stabilize(&C);
+    elect(1);
+    ck_assert_int_eq(raft_read_index(C.nodes[2], 1), -CFS_ENOTLEADER);
+    h_isolate(&C, 1);
+    ck_assert_int_eq(raft_read_index(C.nodes[1], 5), 0);
+    h_stabilize(&C);
+    h_tick(&C, 1, 3);
+    ck_assert_int_eq(C.nrs[1], 0); /* no quorum heard: no answer */
+    h_heal(&C);
+    h_tick(&C, 1, 1); /* the next heartbeat round confirms it */
+    ck_assert_int_eq(C.nrs[1], 1);
+    ck_assert_uint_eq(C.rs[1][0].ctx, 5);
+    ck_assert_uint_eq(C.rs[1][0].index, raft_get_committed(C.nodes[1]));
+    h_free(&C);
+}
+END_TEST
+
+START_TEST(test_read_index_fails_when_leadership_lost)
+{
+    raft_config cfg = h_config(0);
+    cfg.check_quorum = true;
+    h_init(&C, 3, 3, &cfg);
+    h_stabilize(&C);
+    elect(1);
+    h_isolate(&C, 1);
+    ck_assert_int_eq(raft_read_index(C.nodes[1], 9), 0);
+    h_tick(&C, 1, 25); /* check-quorum makes it step down */
+    ck_assert_uint_ne(raft_get_role(C.nodes[1]), RAFT_LEADER);
+    ck_assert_int_eq(C.nrs[1], 1);
+    ck_assert_uint_eq(C.rs[1][0].ctx, 9);
+    ck_assert_uint_eq(C.rs[1][0].index, 0);
+    h_free(&C);
+}
+END_TEST
+
+/* ---------------------------------------------------------------- bad input, restart */
+
+START_TEST(test_bad_messages_change_nothing)
+{
+    h_init(&C, 3, 3, NULL);
+    h_stabilize(&C);
+    elect(1);
+    raft *f = C.nodes[2];
+    uint64_t last = raft_get_last_index(f), term = raft_get_term(f);
+    raft_entry e[2] = {{.term = term, .index = last + 1}, {.term = term, .index = last + 3}};
+    raft_msg m = {.type = RAFT_MSG_APP,
+                  .from = 1,
+                  .to = 2,
+                  .term = term,
+                  .index = last,
+                  .log_term = raft_term_at(f, last),
+                  .entries = e,
+                  .n_entries = 2};
+    ck_assert_int_eq(raft_step(f, &m), -EINVAL); /* gap in entries */
+    e[1].index = last + 2;
+    e[1].term = term + 5;
+    ck_assert_int_eq(raft_step(f, &m), -EINVAL); /* entry term above message term */
+    m.n_entries = 0;
+    m.to = 3;
+    ck_assert_int_eq(raft_step(f, &m), -EINVAL); /* not for us */
+    m.to = 2;
+    m.type = 99;
+    ck_assert_int_eq(raft_step(f, &m), -EINVAL);
+    m.type = RAFT_MSG_SNAP;
+    m.snap_index = 0;
+    ck_assert_int_eq(raft_step(f, &m), -EINVAL);
+    m.type = RAFT_MSG_APP;
+    m.from = 2;
+    ck_assert_int_eq(raft_step(f, &m), -EINVAL); /* from ourselves */
+    m.from = 1;
+    m.n_entries = 1;
+    m.entries = NULL;
+    ck_assert_int_eq(raft_step(f, &m), -EINVAL);
+    ck_assert_uint_eq(raft_get_last_index(f), last);
+    ck_assert_uint_eq(raft_get_term(f), term);
+    /* a snapshot piece with a malformed membership is ignored */
+    uint8_t junk[3] = {1, 2, 3};
+    raft_msg s = {.type = RAFT_MSG_SNAP,
+                  .from = 1,
+                  .to = 2,
+                  .term = term,
+                  .snap_index = 100,
+                  .snap_term = term,
+                  .snap_conf = junk,
+                  .snap_conf_len = 3,
+                  .snap_done = true};
+    ck_assert_int_eq(raft_step(f, &s), 0);
+    h_stabilize(&C);
+    ck_assert_uint_eq(raft_get_last_index(f), last);
+    ck_assert_uint_eq(C.snap_index[2], 0);
+    h_free(&C);
+}
+END_TEST
+
+START_TEST(test_bad_create_and_api_args)
+{
+    raft *r = NULL;
+    raft_init init = {0};
+    raft_config cfg = h_config(0);
+    ck_assert_int_eq(raft_create(&cfg, &init, &r), -EINVAL); /* id 0 */
+    cfg = h_config(1);
+    cfg.heartbeat_tick = cfg.election_tick;
+    ck_assert_int_eq(raft_create(&cfg, &init, &r), -EINVAL);
+    cfg = h_config(1);
+    raft_entry gap[2] = {{.term = 1, .index = 1}, {.term = 1, .index = 3}};
+    init.entries = gap;
+    init.n_entries = 2;
+    ck_assert_int_eq(raft_create(&cfg, &init, &r), -EINVAL);
+    init.n_entries = 1;
+    init.hs.commit = 5; /* beyond the log */
+    init.hs.term = 1;
+    ck_assert_int_eq(raft_create(&cfg, &init, &r), -EINVAL);
+    init.hs.commit = 1;
+    ck_assert_int_eq(raft_create(&cfg, &init, &r), 0);
+    ck_assert_int_eq(raft_compact(r, 5, (const uint8_t *)"x", 1), -EINVAL);
+    ck_assert_int_eq(raft_propose(r, NULL, 3, NULL, NULL), -EINVAL);
+    ck_assert_int_eq(raft_read_index(r, 1), -CFS_ENOTLEADER);
+    raft_destroy(r);
+}
+END_TEST
+
+START_TEST(test_restart_recovers_state)
+{
+    h_init(&C, 3, 3, NULL);
+    h_stabilize(&C);
+    elect(1);
+    for (int i = 0; i < 4; i++)
+        ck_assert_int_eq(h_propose(&C, 1, "r"), 0);
+    h_stabilize(&C);
+    h_tick_all(&C, 1);
+    /* rebuild node 2 from what a disk would hold: hard state and its entries */
+    raft *f = C.nodes[2];
+    uint64_t last = raft_get_last_index(f);
+    raft_entry ents[64];
+    for (uint64_t i = 1; i <= last; i++)
+        ents[i - 1] = *raft_entry_at(f, i);
+    raft_hard_state hs = C.hs[2];
+    raft *r2;
+    raft_config cfg = h_config(2);
+    raft_init init = {.hs = hs, .entries = ents, .n_entries = last};
+    ck_assert_int_eq(raft_create(&cfg, &init, &r2), 0);
+    ck_assert_uint_eq(raft_get_term(r2), hs.term);
+    ck_assert_uint_eq(raft_get_committed(r2), hs.commit);
+    raft_status st;
+    raft_get_status(r2, &st);
+    ck_assert_int_eq(st.conf.n, 3);
+    ck_assert_uint_eq(st.hs.vote, 1);
+    /* committed entries are handed out again for the state machine to rebuild */
+    raft_ready rd;
+    ck_assert_int_eq(raft_get_ready(r2, &rd), 0);
+    ck_assert_uint_eq(rd.n_committed, hs.commit);
+    ck_assert_uint_eq(rd.n_entries, 0);
+    ck_assert_int_eq(raft_get_ready(r2, &rd), -EBUSY);
+    raft_advance(r2, &rd);
+    raft_ready_free(&rd);
+    raft_destroy(C.nodes[2]);
+    C.nodes[2] = r2;
+    C.applied[2] = hs.commit;
+    ck_assert_int_eq(h_propose(&C, 1, "s"), 0);
+    h_stabilize(&C);
+    ck_assert_uint_eq(C.applied[2], C.applied[1]);
+    /* a hard state older than the log's last term (crash between writes) is adopted */
+    raft_entry e = {.term = 7, .index = 1};
+    raft_init init2 = {.hs = {.term = 3, .vote = 2}, .entries = &e, .n_entries = 1};
+    ck_assert_int_eq(raft_create(&cfg, &init2, &r2), 0);
+    ck_assert_uint_eq(raft_get_term(r2), 7);
+    raft_get_status(r2, &st);
+    ck_assert_uint_eq(st.hs.vote, 0);
+    raft_destroy(r2);
+    h_free(&C);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("raft_core");
+    TCase *tc = tcase_create("core");
+    tcase_add_test(tc, test_single_node_commits);
+    tcase_add_test(tc, test_three_node_election_and_replication);
+    tcase_add_test(tc, test_election_timeout_elects_someone);
+    tcase_add_test(tc, test_vote_refused_to_stale_log);
+    tcase_add_test(tc, test_prevote_keeps_term_of_isolated_node);
+    tcase_add_test(tc, test_without_prevote_isolated_node_disrupts);
+    tcase_add_test(tc, test_check_quorum_leader_steps_down);
+    tcase_add_test(tc, test_check_quorum_followers_ignore_votes_in_lease);
+    tcase_add_test(tc, test_fast_backup_skips_terms);
+    tcase_add_test(tc, test_leader_does_not_commit_old_term_entry_alone);
+    tcase_add_test(tc, test_leader_counts_itself_only_after_persisting);
+    tcase_add_test(tc, test_pipelining_and_batching);
+    tcase_add_test(tc, test_follower_catches_up_after_partition);
+    tcase_add_test(tc, test_snapshot_sent_in_pieces);
+    tcase_add_test(tc, test_snapshot_to_new_member_survives_lost_pieces);
+    tcase_add_test(tc, test_add_learner_then_promote_then_remove);
+    tcase_add_test(tc, test_new_leader_waits_before_conf_change);
+    tcase_add_test(tc, test_transfer_leadership);
+    tcase_add_test(tc, test_transfer_aborts_after_election_timeout);
+    tcase_add_test(tc, test_read_index_needs_quorum);
+    tcase_add_test(tc, test_read_index_fails_when_leadership_lost);
+    tcase_add_test(tc, test_bad_messages_change_nothing);
+    tcase_add_test(tc, test_bad_create_and_api_args);
+    tcase_add_test(tc, test_restart_recovers_state);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}
