@@ -25,6 +25,7 @@
 #define GC_MAX_LEASES 64          /* leases recovered per round */
 #define LEASE_GRACE_NS 2000000000 /* clock skew allowance between successive leaders */
 #define MAX_REPS 16
+#define GC_SCAN_EVERY 5 /* rounds between full replica scans (they hold fsm_lock) */
 
 static int propose_and_free(meta_server *ms, uint8_t *cmd, size_t len, const char *what)
 {
@@ -178,7 +179,7 @@ static void delete_orphans_and_stale(meta_server *ms, ms_role role)
 /* ---------------------------------------------------------------- lease recovery */
 
 typedef struct expired_lease {
-    uint64_t ino, lease_id;
+    uint64_t ino, lease_id, client_id;
 } expired_lease;
 
 typedef struct lease_scan {
@@ -191,40 +192,49 @@ static int collect_expired(void *arg, const meta_lease_ref *l)
 {
     lease_scan *s = arg;
     if (l->expiry_ns + LEASE_GRACE_NS >= s->now_ns) return 0;
-    s->v[s->n++] = (expired_lease){l->ino, l->lease_id};
+    s->v[s->n++] = (expired_lease){l->ino, l->lease_id, l->client_id};
     return s->n == GC_MAX_LEASES;
 }
 
-typedef struct settle_scan {
-    meta_server *ms;
-    uint64_t ino;
-    meta_settle *v;
-    size_t n, cap;
-    bool oom;
-} settle_scan;
-
-static int settle_one(void *arg, const meta_chunk_ref *c)
+/* The settled (version, length) of each chunk of `ino` whose replicas disagree with the
+ * state machine, from the file's chunk list and the registry. Caller holds fsm_lock (read)
+ * and soft_lock. Returns the count (*out malloc'd, may be NULL when 0) or -ENOMEM/-errno. */
+static int settle_file(meta_server *ms, uint64_t ino, meta_settle **out)
 {
-    settle_scan *s = arg;
-    if (c->ino != s->ino) return 0;
-    reg_replica reps[MAX_REPS];
-    size_t nr = registry_replicas(s->ms->reg, c->chunk_id, reps, MAX_REPS);
-    if (nr > MAX_REPS) nr = MAX_REPS;
-    uint64_t version, length;
-    if (!meta_settle_chunk(reps, nr, c->version, &version, &length)) return 0;
-    if (version == c->version && length == c->length) return 0; /* nothing to settle */
-    if (s->n == s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 8;
-        meta_settle *nv = realloc(s->v, cap * sizeof(*nv));
-        if (!nv) {
-            s->oom = true;
-            return 1;
-        }
-        s->v = nv;
-        s->cap = cap;
+    *out = NULL;
+    Chunkfs__MetaRequest q = CHUNKFS__META_REQUEST__INIT;
+    Chunkfs__FileInfoReq fi = CHUNKFS__FILE_INFO_REQ__INIT;
+    fi.ino = ino;
+    q.op_case = CHUNKFS__META_REQUEST__OP_FILE_INFO;
+    q.file_info = &fi;
+    Chunkfs__MetaResponse *r = NULL;
+    int rc = meta_fsm_read(ms->fsm, &q, &r);
+    if (rc == 0 && r->err) rc = r->err;
+    if (rc == 0 && !r->chunks) rc = -EPROTO;
+    if (rc) {
+        if (r) chunkfs__meta_response__free_unpacked(r, NULL);
+        return rc;
     }
-    s->v[s->n++] = (meta_settle){c->index, c->chunk_id, version, length};
-    return 0;
+    size_t n = 0;
+    meta_settle *v = r->chunks->n_chunks ? calloc(r->chunks->n_chunks, sizeof(*v)) : NULL;
+    if (r->chunks->n_chunks && !v) {
+        chunkfs__meta_response__free_unpacked(r, NULL);
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < r->chunks->n_chunks; i++) {
+        const Chunkfs__ChunkInfo *c = r->chunks->chunks[i];
+        reg_replica reps[MAX_REPS];
+        size_t nr = registry_replicas(ms->reg, c->chunk_id, reps, MAX_REPS);
+        if (nr > MAX_REPS) nr = MAX_REPS;
+        uint64_t version, length;
+        if (!meta_settle_chunk(reps, nr, c->version, &version, &length)) continue;
+        /* Apply only ever lowers a committed length: nothing to do if it would not change. */
+        if (version == c->version && length >= c->length) continue;
+        v[n++] = (meta_settle){c->index, c->chunk_id, version, length};
+    }
+    chunkfs__meta_response__free_unpacked(r, NULL);
+    *out = v;
+    return (int)n;
 }
 
 static void recover_leases(meta_server *ms, ms_role role)
@@ -234,25 +244,34 @@ static void recover_leases(meta_server *ms, ms_role role)
     (void)meta_fsm_lease_foreach(ms->fsm, collect_expired, &ls);
     pthread_rwlock_unlock(&ms->fsm_lock);
     for (size_t i = 0; i < ls.n && !stopping(ms); i++) {
-        settle_scan ss = {.ms = ms, .ino = ls.v[i].ino};
+        meta_settle *v = NULL;
+        int n = 0;
         pthread_rwlock_rdlock(&ms->fsm_lock);
         bool leader = ms_soft_enter(ms, role);
-        if (leader) (void)meta_fsm_chunk_foreach(ms->fsm, settle_one, &ss);
+        if (leader) n = settle_file(ms, ls.v[i].ino, &v);
         pthread_mutex_unlock(&ms->soft_lock);
         pthread_rwlock_unlock(&ms->fsm_lock);
-        if (!leader || ss.oom) {
-            free(ss.v);
-            return;
+        if (!leader) return;
+        if (n < 0) {
+            LOG_WARN("lease recovery of inode %llu: %s", (unsigned long long)ls.v[i].ino,
+                     cfs_strerror(n));
+            continue;
         }
         uint8_t *cmd;
         size_t len;
-        int rc = meta_cmd_pack_recover_lease(ls.v[i].ino, ls.v[i].lease_id, ss.v, ss.n,
+        int rc = meta_cmd_pack_recover_lease(ls.v[i].ino, ls.v[i].lease_id, v, (size_t)n,
                                              cfs_real_ns(), &cmd, &len);
-        free(ss.v);
+        free(v);
         if (rc) continue;
-        if (propose_and_free(ms, cmd, len, "lease recovery") == 0)
-            LOG_INFO("recovered expired write lease %llu of inode %llu (%zu chunks settled)",
-                     (unsigned long long)ls.v[i].lease_id, (unsigned long long)ls.v[i].ino, ss.n);
+        if (propose_and_free(ms, cmd, len, "lease recovery") != 0) continue;
+        LOG_INFO("recovered expired write lease %llu of inode %llu held by client %llx (%d "
+                 "chunks settled); dropping that client's locks",
+                 (unsigned long long)ls.v[i].lease_id, (unsigned long long)ls.v[i].ino,
+                 (unsigned long long)ls.v[i].client_id, n);
+        /* A client that let a write lease lapse is taken as gone: its locks would otherwise
+         * block others until the next leader change. */
+        if (ms_soft_enter(ms, role)) lock_table_release_client(ms->locks, ls.v[i].client_id);
+        pthread_mutex_unlock(&ms->soft_lock);
     }
 }
 
@@ -277,7 +296,7 @@ static void round_once(meta_server *ms)
     if (raft_node_read_barrier(ms->raft, MS_BARRIER_TIMEOUT_MS) != 0) return;
     if (ms_ensure_formatted(ms) != 0 || stopping(ms)) return;
     schedule_deleted(ms, role);
-    delete_orphans_and_stale(ms, role);
+    if (++ms->gc_rounds % GC_SCAN_EVERY == 1) delete_orphans_and_stale(ms, role);
     /* Replica lengths are only known once chunkservers re-reported to this leader. */
     if (leading_ms > ms->dead_timeout_ms) recover_leases(ms, role);
 }

@@ -49,6 +49,7 @@ struct meta_server {
     pthread_mutex_t format_mu; /* one FormatCmd proposal at a time */
 
     pthread_t gc_thread;
+    uint64_t gc_rounds; /* maintenance rounds as leader (gc thread only) */
     bool gc_started;
     pthread_mutex_t gc_mu;
     pthread_cond_t gc_cv;

@@ -183,10 +183,10 @@ static Chunkfs__ChunkReplica replica(uint64_t chunk, uint64_t version, uint64_t 
     return r;
 }
 
-/* Heartbeats from `id` until a delete of (chunk, version) arrives; false after ~10 s. */
+/* Heartbeats from `id` until a delete of (chunk, version) arrives; false after ~20 s. */
 static bool await_delete(uint64_t id, uint64_t chunk, uint64_t version, uint64_t keepalive)
 {
-    for (int i = 0; i < 100; i++) {
+    for (int i = 0; i < 200; i++) {
         del d[16];
         size_t n = 0;
         ck_assert_int_eq(beat(id, NULL, 0, d, &n), 0);
@@ -499,20 +499,47 @@ START_TEST(dead_server_and_lease_recovery)
     chunkfs__meta_response__free_unpacked(keep, NULL);
     ck_assert_int_eq(beat(a, &ra, 1, NULL, NULL), 0);
     ck_assert_int_eq(beat(b, &rb, 1, NULL, NULL), 0);
+    /* client 8 also holds a write lock on the file */
+    Chunkfs__MetaRequest lq = CHUNKFS__META_REQUEST__INIT;
+    Chunkfs__LockReq lk = CHUNKFS__LOCK_REQ__INIT;
+    lk.ino = ino;
+    lk.client_id = 8;
+    lk.owner = 1;
+    lk.type = 2;
+    lk.end = UINT64_MAX;
+    lq.op_case = CHUNKFS__META_REQUEST__OP_LOCK;
+    lq.lock = &lk;
+    Chunkfs__MetaResponse *lr = meta_as(&lq, 0, 8);
+    ck_assert_int_eq(lr->err, 0);
+    chunkfs__meta_response__free_unpacked(lr, NULL);
+    lk.client_id = 9;
+    lr = meta_as(&lq, 0, 9);
+    ck_assert_int_eq(lr->err, -EAGAIN);
+    chunkfs__meta_response__free_unpacked(lr, NULL);
     /* another client cannot write while the lease lives */
     uint64_t l2 = 0;
     ck_assert_int_eq(open_write(ino, 9, &l2), -CFS_ELEASE);
-    /* client 8 vanishes: the lease (1 s) expires and the leader recovers it */
+    /* client 8 vanishes: the lease (1 s) expires and the leader recovers it, dropping the
+     * client's locks too (the lock is polled, not the file: an open by client 9 would take
+     * the expired lease over before recovery) */
     int64_t deadline = cfs_mono_ms() + 20000;
-    int err = -CFS_ELEASE;
-    while (err == -CFS_ELEASE && cfs_mono_ms() < deadline) {
+    int err = -EAGAIN;
+    while (err == -EAGAIN && cfs_mono_ms() < deadline) {
         ck_assert_int_eq(beat(a, NULL, 0, NULL, NULL), 0);
         ck_assert_int_eq(beat(b, NULL, 0, NULL, NULL), 0);
         cfs_sleep_ms(200);
-        err = open_write(ino, 9, &l2);
+        lr = meta_as(&lq, 0, 9);
+        err = lr->err;
+        chunkfs__meta_response__free_unpacked(lr, NULL);
     }
     ck_assert_int_eq(err, 0);
+    ck_assert_int_eq(open_write(ino, 9, &l2), 0);
     ck_assert_uint_ne(l2, lease);
+    Chunkfs__MetaResponse *g = get_chunks(ino);
+    ck_assert_uint_eq(g->chunks->n_chunks, 1);
+    ck_assert_uint_eq(g->chunks->chunks[0]->version, 1);
+    ck_assert_uint_eq(g->chunks->chunks[0]->n_replicas, 2);
+    chunkfs__meta_response__free_unpacked(g, NULL);
 
     /* b stops beating: dead after 1.5 s; its heartbeat then asks it to register */
     deadline = cfs_mono_ms() + 15000;
