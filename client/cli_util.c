@@ -26,6 +26,9 @@ cfs_fs *cli_fs(cli_ctx *ctx)
     }
     cfs_options o;
     cfs_options_init(&o);
+    /* Bulk copies: keep several whole chunks in flight (the library default suits FUSE). */
+    o.write_behind_bytes = 128u << 20;
+    o.write_streams = 4;
     const char *t = getenv("CHUNKFS_TIMEOUT_MS");
     if (t && atoi(t) > 0) o.op_timeout_ms = o.retry_window_ms = atoi(t);
     int rc = cfs_connect(ctx->meta, &o, &ctx->fs);

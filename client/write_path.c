@@ -321,10 +321,27 @@ static int send_chunk(cfs_file *f, wchunk *wc, pending_commit *pc)
     uint64_t excl[MAX_EXCLUDED];
     size_t nexcl = 0;
     int reconnects = 0;
+    bool need_bump = false;
     for (;;) {
         int failed;
         rc = stream_chunk(f, loc, wc, &failed);
-        if (rc == 0) break;
+        if (rc == 0) {
+            if (!need_bump) break;
+            /* The survivors hold the data now: have the metaserver bump the version on them
+             * (so the failed replica is detectably stale) and write again at that version. */
+            need_bump = false;
+            chunk_loc *nloc = NULL;
+            rc = alloc_chunk(f, idx, excl, nexcl, &nloc);
+            if (rc < 0) {
+                if (rc == -CFS_ENOSERVERS) rc = -EIO;
+                break;
+            }
+            chunk_loc_free(loc);
+            loc = nloc;
+            /* The bumped version keeps what earlier streams of this session wrote. */
+            if (loc->length < session_len) loc->length = session_len;
+            continue;
+        }
         if (rc == -ENOTCONN && failed == 0 && reconnects < 2) {
             /* A dropped connection to the head is often transient (the channel reconnects):
              * the same stream may be sent again at the same version before giving up on it. */
@@ -343,16 +360,14 @@ static int send_chunk(cfs_file *f, wchunk *wc, pending_commit *pc)
             break;
         }
         excl[nexcl++] = loc->replicas[failed].server_id;
-        chunk_loc *nloc = NULL;
-        int arc = alloc_chunk(f, idx, excl, nexcl, &nloc);
-        if (arc < 0) {
-            rc = arc == -CFS_ENOSERVERS ? -EIO : arc;
-            break;
-        }
-        chunk_loc_free(loc);
-        loc = nloc;
-        /* The bumped version keeps what earlier streams of this session wrote. */
-        if (loc->length < session_len) loc->length = session_len;
+        /* First land the data on the survivors at the current version: a new chunk exists
+         * nowhere else yet, and the metaserver can only bump replicas it knows about. */
+        free(loc->replicas[failed].address);
+        memmove(&loc->replicas[failed], &loc->replicas[failed + 1],
+                (loc->nreplicas - (size_t)failed - 1) * sizeof(loc->replicas[0]));
+        loc->nreplicas--;
+        need_bump = true;
+        reconnects = 0;
     }
     if (rc == 0) {
         uint64_t end = wchunk_end(wc);

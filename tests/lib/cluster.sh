@@ -88,7 +88,7 @@ _start_meta() {
     local i=$1 peers=$2
     "$CFS_META_BIN" --id "$i" --listen "${META_ADDR[$i]}" --peers "$peers" \
         --data-dir "$CLUSTER_DIR/meta$i" --port-file "$CLUSTER_DIR/run/meta$i.port" \
-        --dead-timeout-ms "${CFS_DEAD_MS:-3000}" --lease-ms "${CFS_LEASE_MS:-30000}" \
+        --dead-timeout-ms "${CFS_DEAD_MS:-10000}" --lease-ms "${CFS_LEASE_MS:-30000}" \
         ${CFS_META_ARGS:-} >>"$CLUSTER_DIR/log/meta$i.log" 2>&1 &
     META_PID[$i]=$!
 }
