@@ -79,6 +79,8 @@ struct raft {
     raft_hard_state prev_hs;
     raft_soft_state prev_ss;
     bool ready_out;
+    uint64_t restores;       /* snapshots installed from a leader, ever */
+    uint64_t ready_restores; /* value of `restores` when the outstanding ready was made */
 };
 
 /* ---------------------------------------------------------------- small helpers */
@@ -733,6 +735,7 @@ static void install_snapshot(raft *r, const raft_msg *m)
     r->conf = r->snap.meta.conf;
     r->n_hist = 0;
     r->snap_unhanded = true;
+    r->restores++;
     send_app_resp(r, m->from, index);
 }
 
@@ -1308,6 +1311,7 @@ int raft_get_ready(raft *r, raft_ready *rd)
     r->prev_hs = hs;
     r->prev_ss = ss;
     r->snap_unhanded = false;
+    r->ready_restores = r->restores;
     r->ready_out = true;
     return 0;
 oom:
@@ -1318,7 +1322,9 @@ oom:
 void raft_advance(raft *r, const raft_ready *rd)
 {
     r->ready_out = false;
-    if (rd->n_entries > 0) {
+    /* Entries handed out before a snapshot restore are not part of the log any more; the
+     * caller drops them with the snapshot, and the entries appended since are handed again. */
+    if (rd->n_entries > 0 && r->ready_restores == r->restores) {
         const raft_entry *e = &rd->entries[rd->n_entries - 1];
         raft_log_stable_to(&r->log, e->index, e->term);
     }

@@ -234,6 +234,62 @@ START_TEST(test_leader_does_not_commit_old_term_entry_alone)
 }
 END_TEST
 
+START_TEST(test_follower_commit_bounded_by_last_new_entry)
+{
+    /* Follower 2 holds 1..5 (term 1) and a stale tail 6..8 (term 2). Leader 1 (term 3)
+     * probes at 3 with entry 4 and commit 8: only up to 4 is known to match the leader. */
+    raft_entry e[8];
+    for (int i = 0; i < 8; i++)
+        e[i] = (raft_entry){.term = i < 5 ? 1 : 2, .index = (uint64_t)i + 1};
+    raft *f;
+    raft_config cfg = h_config(2);
+    raft_init init = {.hs = {.term = 2, .commit = 3}, .entries = e, .n_entries = 8};
+    ck_assert_int_eq(raft_create(&cfg, &init, &f), 0);
+    raft_msg m = {.type = RAFT_MSG_APP,
+                  .from = 1,
+                  .to = 2,
+                  .term = 3,
+                  .index = 3,
+                  .log_term = 1,
+                  .entries = &e[3],
+                  .n_entries = 1,
+                  .commit = 8};
+    ck_assert_int_eq(raft_step(f, &m), 0);
+    ck_assert_uint_eq(raft_get_committed(f), 4);
+    ck_assert_uint_eq(raft_get_last_index(f), 8); /* no conflict seen: the tail stays */
+    ck_assert_uint_eq(raft_get_leader(f), 1);
+    /* a conflicting entry at 6 replaces the stale tail */
+    raft_entry n6 = {.term = 3, .index = 6};
+    m.index = 5;
+    m.entries = &n6;
+    ck_assert_int_eq(raft_step(f, &m), 0);
+    ck_assert_uint_eq(raft_get_last_index(f), 6);
+    ck_assert_uint_eq(raft_term_at(f, 6), 3);
+    ck_assert_uint_eq(raft_get_committed(f), 6);
+    /* the ready persists from the first replaced index */
+    raft_ready rd;
+    ck_assert_int_eq(raft_get_ready(f, &rd), 0);
+    ck_assert_uint_eq(rd.n_entries, 1);
+    ck_assert_uint_eq(rd.entries[0].index, 6);
+    ck_assert_uint_eq(rd.hs.commit, 6);
+    ck_assert_uint_eq(rd.hs.term, 3);
+    raft_advance(f, &rd);
+    raft_ready_free(&rd);
+    /* an append below the commit index is answered with the commit index */
+    m.index = 2;
+    m.n_entries = 0;
+    ck_assert_int_eq(raft_step(f, &m), 0);
+    ck_assert_int_eq(raft_get_ready(f, &rd), 0);
+    ck_assert_uint_eq(rd.n_msgs, 1);
+    ck_assert_uint_eq(rd.msgs[0].type, RAFT_MSG_APP_RESP);
+    ck_assert(!rd.msgs[0].reject);
+    ck_assert_uint_eq(rd.msgs[0].index, 6);
+    raft_advance(f, &rd);
+    raft_ready_free(&rd);
+    raft_destroy(f);
+}
+END_TEST
+
 START_TEST(test_leader_counts_itself_only_after_persisting)
 {
     h_init(&C, 3, 3, NULL);
@@ -723,6 +779,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_check_quorum_followers_ignore_votes_in_lease);
     tcase_add_test(tc, test_fast_backup_skips_terms);
     tcase_add_test(tc, test_leader_does_not_commit_old_term_entry_alone);
+    tcase_add_test(tc, test_follower_commit_bounded_by_last_new_entry);
     tcase_add_test(tc, test_leader_counts_itself_only_after_persisting);
     tcase_add_test(tc, test_pipelining_and_batching);
     tcase_add_test(tc, test_follower_catches_up_after_partition);

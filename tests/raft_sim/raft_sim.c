@@ -29,6 +29,7 @@ static void usage(void)
 int main(int argc, char **argv)
 {
     uint64_t seeds = 100, seed = 1, steps = 2000;
+    setvbuf(stdout, NULL, _IOLBF, 0); /* failures show up at once in long runs */
     bool verbose = false;
     for (int i = 1; i < argc; i++) {
         uint64_t *dst = NULL;
