@@ -279,6 +279,14 @@ static void serve_reads(sim *s, sim_node *n)
 
 static void net_send(sim *s, const raft_msg *m)
 {
+    if (s->faults && !s->link[m->from][m->to] && chance(s, 200)) {
+        /* the transport notices the peer is unreachable */
+        sim_node *n = &s->nodes[m->from];
+        if (m->type == RAFT_MSG_SNAP)
+            raft_report_snapshot(n->r, m->to, true);
+        else
+            raft_report_unreachable(n->r, m->to);
+    }
     int copies = 1;
     if (s->faults && chance(s, s->p.loss_permille))
         copies = 0;
@@ -381,7 +389,17 @@ static void persist(sim *s, sim_node *n, const raft_ready *rd, int level)
                           false);
     if (level == 2) disk_append(s, n, rd->entries, (size_t)below(s, rd->n_entries + 1));
     if (level >= 3) disk_append(s, n, rd->entries, rd->n_entries);
-    if (level >= 4 && rd->hs_changed) n->disk.hs = rd->hs;
+    if (level >= 4 && rd->hs_changed) {
+        const raft_hard_state *o = &n->disk.hs;
+        /* Durable term never goes back; one durable vote per term. */
+        if (rd->hs.term < o->term ||
+            (rd->hs.term == o->term && o->vote != 0 && rd->hs.vote != o->vote))
+            sim_fail(s,
+                     "node %" PRIu64 ": hard state (term %" PRIu64 ", vote %" PRIu64
+                     ") replaces (term %" PRIu64 ", vote %" PRIu64 ")",
+                     n->id, rd->hs.term, rd->hs.vote, o->term, o->vote);
+        n->disk.hs = rd->hs;
+    }
 }
 
 static void process_ready(sim *s, sim_node *n)
@@ -671,6 +689,11 @@ static void fault_step(sim *s)
     }
     if (chance(s, s->p.conf_permille)) conf_change(s);
     if (chance(s, s->p.transfer_permille)) transfer(s);
+    if (chance(s, 2)) {
+        /* an operator or a bug forces an election somewhere */
+        sim_node *n = &s->nodes[1 + below(s, (uint64_t)s->n_ids)];
+        if (n->up) raft_campaign(n->r);
+    }
 }
 
 /* ---------------------------------------------------------------- the step loop */
