@@ -140,6 +140,8 @@ int main(int argc, char **argv)
     char *fsname = m.opts.meta_addrs ? fsname_arg(m.opts.meta_addrs) : NULL;
     if (fsname) fuse_opt_insert_arg(&args, 1, fsname);
     fuse_opt_insert_arg(&args, 1, "-osubtype=chunkfs");
+    /* Lock waiters park a thread each: allow plenty (a later -o max_threads= wins). */
+    fuse_opt_insert_arg(&args, 1, "-omax_threads=64");
     /* The kernel walks cached names without asking us, so only its own check of the cached
      * mode bits can refuse a path through a directory without x permission. */
     if (!m.opts.no_kernel_perms) fuse_opt_insert_arg(&args, 1, "-odefault_permissions");
@@ -204,7 +206,7 @@ int main(int argc, char **argv)
         goto out;
     }
     m.inodes = inode_table_new();
-    m.files = open_files_new(m.fs);
+    m.files = open_files_new(m.fs, m.opts.op_timeout_ms);
     if (!m.inodes || !m.files) {
         fprintf(stderr, "chunkfs-mount: out of memory\n");
         goto out;
@@ -237,9 +239,7 @@ int main(int argc, char **argv)
         }
         fuse_loop_cfg_set_clone_fd(lc, (unsigned)copts.clone_fd);
         fuse_loop_cfg_set_idle_threads(lc, copts.max_idle_threads);
-        /* Lock waiters park a thread each: allow plenty. */
-        unsigned maxt = copts.max_threads;
-        fuse_loop_cfg_set_max_threads(lc, maxt >= 64 && maxt <= 100000 ? maxt : 64);
+        fuse_loop_cfg_set_max_threads(lc, copts.max_threads);
         ret = fuse_session_loop_mt(m.se, lc);
         fuse_loop_cfg_destroy(lc);
     }

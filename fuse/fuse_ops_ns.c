@@ -126,6 +126,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
         rc = cfs_getattr(m->fs, ino, &cred, &out);
     else
         rc = cfs_setattr(m->fs, ino, &in, valid, &cred, &out);
+    if (rc == 0 && (valid & CFS_SET_SIZE)) open_files_size_changed(m->files, ino);
     if (rc < 0)
         reply_err(req, rc);
     else

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/errors.h"
@@ -16,6 +17,8 @@
 
 struct ofile {
     uint64_t ino;
+    cfs_fs *fs;
+    int lease_wait_ms;
     int refs; /* open_refs + in-progress opens; guarded by the table lock */
     ofile *next;
     /* The fields below are guarded by `rw`: data calls hold it shared, handle changes
@@ -26,6 +29,8 @@ struct ofile {
     bool wr_reads;        /* wr was opened O_RDWR */
     cfs_file *rd;         /* read handle when wr cannot serve reads */
     cfs_cred reader_cred; /* to reopen a read handle when the writer leaves */
+    cfs_cred writer_cred; /* to take the lease again after close(2) gave it back */
+    int wr_acc;           /* O_WRONLY or O_RDWR for reopening wr */
     atomic_bool dirty;    /* writes since the last commit */
     char *hidden_name;    /* unlinked while open: renamed to this, removed at last close */
     uint64_t hidden_parent;
@@ -35,6 +40,7 @@ struct ofile {
 
 struct open_files {
     cfs_fs *fs;
+    int lease_wait_ms;
     pthread_mutex_t lock;
     atomic_long count; /* entries in the table */
     atomic_ulong hidden_seq;
@@ -46,11 +52,12 @@ static size_t bucket_of(uint64_t ino)
     return (size_t)((ino * 0x9e3779b97f4a7c15ULL) >> 52) & (NBUCKETS - 1);
 }
 
-open_files *open_files_new(cfs_fs *fs)
+open_files *open_files_new(cfs_fs *fs, int lease_wait_ms)
 {
     open_files *t = calloc(1, sizeof *t);
     if (!t) return NULL;
     t->fs = fs;
+    t->lease_wait_ms = lease_wait_ms;
     pthread_mutex_init(&t->lock, NULL);
     return t;
 }
@@ -97,6 +104,8 @@ static ofile *get_ofile(open_files *t, uint64_t ino)
         of = calloc(1, sizeof *of);
         if (of) {
             of->ino = ino;
+            of->fs = t->fs;
+            of->lease_wait_ms = t->lease_wait_ms;
             pthread_rwlock_init(&of->rw, NULL);
             of->next = t->buckets[b];
             t->buckets[b] = of;
@@ -177,6 +186,47 @@ int open_files_hide(open_files *t, uint64_t ino, uint64_t parent, const char *na
     return copy ? 1 : -ENOMEM;
 }
 
+/* Handle management; all with of->rw held exclusively. The write handle may be absent while
+ * writers remain: close(2) of the last writing descriptor gives the lease back at once (other
+ * clients may write right after), and a later write through a dup'ed descriptor or a shared
+ * mapping takes it again with the writer's credentials. */
+static int ensure_wr(ofile *of)
+{
+    if (of->wr) return 0;
+    /* Another client writing the file: wait for its close, bounded by the op timeout. */
+    struct timespec start, now;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    int wait_ms = 10, rc;
+    for (;;) {
+        rc = cfs_open(of->fs, of->ino, of->wr_acc, &of->writer_cred, &of->wr);
+        if (rc != -CFS_ELEASE) break;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        long waited = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
+        if (waited >= of->lease_wait_ms) break;
+        struct timespec ts = {.tv_sec = 0, .tv_nsec = (long)wait_ms * 1000000};
+        nanosleep(&ts, NULL);
+        wait_ms = wait_ms * 2 > 500 ? 500 : wait_ms * 2;
+    }
+    of->wr_reads = rc == 0 && of->wr_acc == O_RDWR;
+    return rc;
+}
+
+static int ensure_rd(ofile *of)
+{
+    if (of->rd || (of->wr && of->wr_reads)) return 0;
+    return cfs_open(of->fs, of->ino, O_RDONLY, &of->reader_cred, &of->rd);
+}
+
+static int drop_wr(ofile *of)
+{
+    if (!of->wr) return 0;
+    int rc = cfs_close(of->wr);
+    of->wr = NULL;
+    of->wr_reads = false;
+    atomic_store(&of->dirty, false);
+    return rc;
+}
+
 int open_files_open(open_files *t, uint64_t ino, int flags, const cfs_cred *cred, open_ref *ref,
                     cfs_attr *attr, bool *fresh)
 {
@@ -186,42 +236,33 @@ int open_files_open(open_files *t, uint64_t ino, int flags, const cfs_cred *cred
     if (!of) return -ENOMEM;
     pthread_rwlock_wrlock(&of->rw);
     bool had_lease = of->wr != NULL;
-    cfs_file *new_wr = NULL, *new_rd = NULL;
-    int mask = 0, rc = 0;
-    if (need_w && !of->wr) {
-        rc = cfs_open(t->fs, ino, acc, cred, &new_wr);
-    } else if (need_w) {
-        mask |= W_OK;
-        if (need_r && !of->wr_reads && !of->rd)
-            rc = cfs_open(t->fs, ino, O_RDONLY, cred, &new_rd);
-        else if (need_r)
-            mask |= R_OK;
-    } else if (!of->rd && !(of->wr && of->wr_reads)) {
+    cfs_file *new_rd = NULL;
+    int mask = need_w ? W_OK : 0, rc = 0;
+    /* Writing descriptors take the write lease at their first write, not here: two clients
+     * may both open a file read-write (to lock it, say) and only writers queue. */
+    if (need_r && !of->rd && !(of->wr && of->wr_reads))
         rc = cfs_open(t->fs, ino, O_RDONLY, cred, &new_rd);
-    } else {
+    else if (need_r)
         mask |= R_OK;
-    }
     if (rc == 0 && mask) rc = cfs_access(t->fs, ino, mask, cred);
     if (rc == 0) {
-        if (new_wr)
-            rc = cfs_fgetattr(new_wr, attr);
-        else if (new_rd)
+        if (new_rd)
             rc = cfs_fgetattr(new_rd, attr);
         else if (!had_lease)
             rc = cfs_getattr(t->fs, ino, cred, attr);
     }
     if (rc < 0) {
-        if (new_wr) close_logged(&new_wr, ino);
         if (new_rd) close_logged(&new_rd, ino);
         pthread_rwlock_unlock(&of->rw);
         put_ofile(t, of);
         return rc;
     }
-    if (new_wr) {
-        of->wr = new_wr;
-        of->wr_reads = acc == O_RDWR;
-    }
     if (new_rd) of->rd = new_rd;
+    if (need_w) {
+        of->writer_cred = *cred;
+        /* A lease taken later serves every writer: read-write if any of them reads. */
+        if (of->writers == 0 || acc == O_RDWR) of->wr_acc = acc;
+    }
     if (need_r && of->readers == 0) of->reader_cred = *cred;
     of->readers += need_r;
     of->writers += need_w;
@@ -252,6 +293,10 @@ int open_files_adopt(open_files *t, uint64_t ino, cfs_file *fh, int flags, const
     } else {
         close_logged(&fh, ino);
     }
+    if (need_w) {
+        of->writer_cred = *cred;
+        of->wr_acc = of->wr_reads ? O_RDWR : acc;
+    }
     if (need_r && of->readers == 0) of->reader_cred = *cred;
     of->readers += need_r;
     of->writers += need_w;
@@ -267,19 +312,7 @@ int open_files_release(open_files *t, open_ref *ref)
     pthread_rwlock_wrlock(&of->rw);
     of->readers -= ref->reader;
     of->writers -= ref->writer;
-    if (of->writers == 0 && of->wr) {
-        bool reads_left = of->readers > 0 && of->wr_reads && !of->rd;
-        rc = cfs_close(of->wr);
-        of->wr = NULL;
-        atomic_store(&of->dirty, false);
-        if (reads_left) {
-            /* Readers were served by the write handle; give them their own. */
-            int orc = cfs_open(t->fs, of->ino, O_RDONLY, &of->reader_cred, &of->rd);
-            if (orc < 0)
-                LOG_WARN("reopening inode %llu for remaining readers: %s",
-                         (unsigned long long)of->ino, cfs_strerror(orc));
-        }
-    }
+    if (of->writers == 0) rc = drop_wr(of);
     if (of->readers == 0 && of->rd) close_logged(&of->rd, of->ino);
     pthread_rwlock_unlock(&of->rw);
     put_ofile(t, of);
@@ -287,41 +320,80 @@ int open_files_release(open_files *t, open_ref *ref)
     return rc;
 }
 
+int ofile_flush(const open_ref *ref)
+{
+    ofile *of = ref->of;
+    if (!ref->writer) return 0;
+    pthread_rwlock_wrlock(&of->rw);
+    bool only_writer = of->writers == 1;
+    int rc = only_writer ? drop_wr(of) : 0;
+    pthread_rwlock_unlock(&of->rw);
+    return only_writer ? rc : ofile_commit(ref);
+}
+
 ssize_t ofile_read(const open_ref *ref, void *buf, size_t size, uint64_t off)
 {
     ofile *of = ref->of;
+    if (!ref->reader) return -EBADF;
     ssize_t rc;
     pthread_rwlock_rdlock(&of->rw);
     if (of->wr && of->wr_reads) {
         rc = cfs_pread(of->wr, buf, size, off);
-    } else if (of->rd) {
-        rc = 0;
-        /* The read handle sees committed data only: commit what the writer buffered. */
-        if (of->wr && atomic_exchange(&of->dirty, false)) {
-            rc = cfs_fsync(of->wr);
-            if (rc < 0) atomic_store(&of->dirty, true);
-        }
-        if (rc == 0) rc = cfs_pread(of->rd, buf, size, off);
-    } else {
-        rc = -EBADF;
+        pthread_rwlock_unlock(&of->rw);
+        return rc;
+    }
+    if (of->rd && !(of->wr && atomic_load(&of->dirty))) {
+        rc = cfs_pread(of->rd, buf, size, off);
+        pthread_rwlock_unlock(&of->rw);
+        return rc;
     }
     pthread_rwlock_unlock(&of->rw);
+    /* Slow path: a read handle is missing, or a write-only handle of this mount buffered
+     * data the read handle cannot see: commit it and read through a fresh handle. */
+    pthread_rwlock_wrlock(&of->rw);
+    rc = 0;
+    if (of->wr && atomic_exchange(&of->dirty, false)) {
+        rc = cfs_fsync(of->wr);
+        if (rc < 0)
+            atomic_store(&of->dirty, true);
+        else
+            close_logged(&of->rd, of->ino);
+    }
+    if (rc == 0) rc = ensure_rd(of);
+    if (rc == 0) rc = cfs_pread(of->wr && of->wr_reads ? of->wr : of->rd, buf, size, off);
+    pthread_rwlock_unlock(&of->rw);
     return rc;
+}
+
+void open_files_size_changed(open_files *t, uint64_t ino)
+{
+    ofile *of = find_ofile(t, ino);
+    if (!of) return;
+    /* A read handle caches the size, chunk list and read-ahead: start it afresh. */
+    pthread_rwlock_wrlock(&of->rw);
+    close_logged(&of->rd, of->ino);
+    pthread_rwlock_unlock(&of->rw);
+    put_ofile(t, of);
 }
 
 ssize_t ofile_write(const open_ref *ref, const void *buf, size_t size, uint64_t off)
 {
     ofile *of = ref->of;
-    ssize_t rc;
-    pthread_rwlock_rdlock(&of->rw);
-    if (of->wr) {
-        atomic_store(&of->dirty, true);
-        rc = cfs_pwrite(of->wr, buf, size, off);
-    } else {
-        rc = -EBADF;
+    for (int attempt = 0;; attempt++) {
+        pthread_rwlock_rdlock(&of->rw);
+        if (of->wr) {
+            atomic_store(&of->dirty, true);
+            ssize_t rc = cfs_pwrite(of->wr, buf, size, off);
+            pthread_rwlock_unlock(&of->rw);
+            return rc;
+        }
+        pthread_rwlock_unlock(&of->rw);
+        if (!ref->writer || attempt > 0) return -EBADF;
+        pthread_rwlock_wrlock(&of->rw);
+        int orc = of->writers > 0 ? ensure_wr(of) : -EBADF;
+        pthread_rwlock_unlock(&of->rw);
+        if (orc < 0) return orc;
     }
-    pthread_rwlock_unlock(&of->rw);
-    return rc;
 }
 
 int ofile_commit(const open_ref *ref)

@@ -2,9 +2,11 @@
 #define CFS_FUSE_OPEN_FILES_H
 /* Open files of the mount, shared per inode. All FUSE file handles of one inode share one
  * libchunkfs write handle (one write lease per file and client; writes through any
- * descriptor see each other at once) and, when needed, one read handle. Every open still
- * checks the caller's permission on the metaserver: by cfs_open when it opens a new handle,
- * else by cfs_access. Thread-safe; no FUSE inside. */
+ * descriptor see each other at once) and, when needed, one read handle. The write handle
+ * (and with it the file's write lease) is taken at the first write and given back when the
+ * last writing descriptor is closed. Every open checks the caller's permission on the
+ * metaserver: by cfs_open when it opens a read handle, and by cfs_access. Thread-safe; no
+ * FUSE inside. */
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -21,7 +23,8 @@ typedef struct open_ref {
     bool writer;
 } open_ref;
 
-open_files *open_files_new(cfs_fs *fs);
+/* lease_wait_ms: how long a first write waits for another client's write lease to end. */
+open_files *open_files_new(cfs_fs *fs, int lease_wait_ms);
 /* Closes every handle still open (committing buffered writes; errors are logged) and frees
  * the table. No other call may run concurrently. */
 void open_files_free(open_files *t);
@@ -49,10 +52,16 @@ bool open_files_any(open_files *t);
 int open_files_hide(open_files *t, uint64_t ino, uint64_t parent, const char *name,
                     const cfs_cred *cred, char *hidden, size_t hidden_size);
 
+/* The file's size was changed by setattr: read handles drop what they cached. */
+void open_files_size_changed(open_files *t, uint64_t ino);
+
 /* Data calls: bytes or a negative errno (-EBADF without the needed access). */
 ssize_t ofile_read(const open_ref *ref, void *buf, size_t size, uint64_t off);
 ssize_t ofile_write(const open_ref *ref, const void *buf, size_t size, uint64_t off);
-/* Commits this inode's buffered writes (for flush, fsync, close-to-open). */
+/* close(2) of a descriptor: commits its writes; when it is the only writing descriptor,
+ * also gives the write lease back (another client may write as soon as close returns). */
+int ofile_flush(const open_ref *ref);
+/* Commits this inode's buffered writes (fsync). */
 int ofile_commit(const open_ref *ref);
 /* Attributes as the open handles see them (size includes buffered writes). */
 int ofile_getattr(const open_ref *ref, cfs_attr *out);
