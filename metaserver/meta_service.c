@@ -557,13 +557,56 @@ static int admin_drain(meta_server *ms, const Chunkfs__MetaRequest *req, bool dr
     return pack_resp(&r, out, len);
 }
 
+#define MEMBERSHIP_TIMEOUT_MS 30000
+
+/* Raft membership: "add-member" ID=HOST:PORT (joins as a learner, caught up, then promoted),
+ * "remove-member" ID, "transfer-leader" ID. Root only; each waits for the change. */
+static int admin_membership(meta_server *ms, const Chunkfs__MetaRequest *req, const char *op,
+                            uint8_t **out, size_t *len)
+{
+    if (!req->cred || req->cred->uid != 0)
+        return reply_err(-EPERM, "membership changes need uid 0", out, len);
+    const char *arg = req->admin->arg ? req->admin->arg : "";
+    char *end;
+    errno = 0;
+    unsigned long long id = strtoull(arg, &end, 10);
+    bool add = strcmp(op, "add-member") == 0;
+    const char *addr = add && *end == '=' ? end + 1 : NULL;
+    if (errno || id == 0 || end == arg || (add ? !addr || !*addr || strlen(addr) >= 128 : *end))
+        return reply_err(-EINVAL, add ? "arg must be ID=HOST:PORT" : "arg must be a node id", out,
+                         len);
+    int rc;
+    if (add)
+        rc = raft_node_add_member(ms->raft, id, addr, MEMBERSHIP_TIMEOUT_MS);
+    else if (strcmp(op, "remove-member") == 0)
+        rc = raft_node_remove_member(ms->raft, id, MEMBERSHIP_TIMEOUT_MS);
+    else
+        rc = raft_node_transfer_leader(ms->raft, id, MEMBERSHIP_TIMEOUT_MS);
+    if (rc) return reply_raft_err(ms, rc, out, len);
+    LOG_INFO("membership: %s %s done", op, arg);
+    char text[200];
+    snprintf(text, sizeof(text), "%s %s: done", op, arg);
+    Chunkfs__MetaResponse r = CHUNKFS__META_RESPONSE__INIT;
+    Chunkfs__AdminResp a = CHUNKFS__ADMIN_RESP__INIT;
+    a.text = text;
+    r.result_case = CHUNKFS__META_RESPONSE__RESULT_ADMIN;
+    r.admin = &a;
+    return pack_resp(&r, out, len);
+}
+
 static int serve_admin(meta_server *ms, const Chunkfs__MetaRequest *req, uint8_t **out, size_t *len)
 {
     const char *op = req->admin->op ? req->admin->op : "";
     if (strcmp(op, "dump") == 0) return admin_dump(ms, out, len);
     if (strcmp(op, "decommission") == 0) return admin_drain(ms, req, true, out, len);
     if (strcmp(op, "recommission") == 0) return admin_drain(ms, req, false, out, len);
-    return reply_err(-EINVAL, "unknown admin op (dump, decommission, recommission)", out, len);
+    if (strcmp(op, "add-member") == 0 || strcmp(op, "remove-member") == 0 ||
+        strcmp(op, "transfer-leader") == 0)
+        return admin_membership(ms, req, op, out, len);
+    return reply_err(-EINVAL,
+                     "unknown admin op (dump, decommission, recommission, add-member, "
+                     "remove-member, transfer-leader)",
+                     out, len);
 }
 
 /* ---------------------------------------------------------------- report_bad */

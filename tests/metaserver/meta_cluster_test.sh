@@ -11,16 +11,18 @@ DRV=$BIN/meta_workload
 [[ -x $META && -x $DRV ]] || { echo "binaries missing"; exit 77; }
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/cfs-metatest.XXXXXX")
-declare -a PIDS=("" "" "" "")
+declare -a PIDS=("" "" "" "" "")
 cleanup() {
     local rc=$?
-    for i in 1 2 3; do
-        if [[ -n ${PIDS[$i]} ]]; then kill -9 "${PIDS[$i]}" 2>/dev/null || true; fi
+    for i in 1 2 3 4; do
+        if [[ -n ${PIDS[$i]:-} ]]; then kill -9 "${PIDS[$i]}" 2>/dev/null || true; fi
     done
     [[ -n ${WL_PID:-} ]] && kill -9 "$WL_PID" 2>/dev/null || true
     wait 2>/dev/null || true
     if [[ $rc -ne 0 ]]; then
-        for i in 1 2 3; do echo "---- node $i log (tail)"; tail -n 30 "$WORK/m$i.log" || true; done
+        for i in 1 2 3 4; do
+            [[ -f $WORK/m$i.log ]] && { echo "---- node $i log (tail)"; tail -n 30 "$WORK/m$i.log"; }
+        done
         echo "---- workload log"; cat "$WORK/wl.log" 2>/dev/null || true
     fi
     rm -rf "$WORK"
@@ -131,6 +133,32 @@ cat "$WORK/wl.log"
 
 $DRV verify "$ADDRS" "$WORK/model"
 same_dumps
+
+# Membership: a fourth node joins empty, is added (caught up through the log or a snapshot),
+# holds the same state, and is removed again.
+PORTS+=("$($DRV freeport)")
+$META format --data-dir "$WORK/m4" --cluster-id metatest --goal 2 >/dev/null
+$META --id 4 --listen "127.0.0.1:${PORTS[4]}" --join --data-dir "$WORK/m4" \
+    --port-file "$WORK/port4" --tick-ms 20 --election-ticks 25 >>"$WORK/m4.log" 2>&1 &
+PIDS[4]=$!
+t=0
+until [[ -s $WORK/port4 ]]; do
+    t=$((t + 1)); [[ $t -le 300 ]] || die "node 4 did not start"
+    sleep 0.1
+done
+$DRV admin "$ADDRS" add-member "4=127.0.0.1:${PORTS[4]}"
+t=0
+while :; do
+    d4=$($DRV dump "127.0.0.1:${PORTS[4]}" 2>/dev/null | sed 's/applied=[0-9]* //') || d4=x
+    dl=$($DRV dump "127.0.0.1:${PORTS[1]}" 2>/dev/null | sed 's/applied=[0-9]* //') || dl=y
+    [[ $d4 == "$dl" ]] && break
+    t=$((t + 1)); [[ $t -le 120 ]] || die "joined node differs: [$d4] [$dl]"
+    sleep 0.25
+done
+echo "node 4 joined with state $d4"
+$DRV admin "$ADDRS" remove-member 4
+stop 4
+$DRV verify "$ADDRS" "$WORK/model"
 
 echo "restarting all three"
 for i in 1 2 3; do stop "$i"; done

@@ -8,6 +8,7 @@
  *   meta_workload leader ADDRS                  print the leader's id
  *   meta_workload dump ADDR                     print one node's "dump" (no redirect)
  *   meta_workload badinput ADDRS                malformed/invalid requests get clean errors
+ *   meta_workload admin ADDRS OP ARG            an admin request to the leader (as root)
  * ADDRS is a comma-separated list of host:port. Exit 0 on success, 1 on failure. */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -492,6 +493,26 @@ static int cmd_badinput(void)
     return 0;
 }
 
+static int cmd_admin(const char *op, const char *arg)
+{
+    Chunkfs__MetaRequest req = CHUNKFS__META_REQUEST__INIT;
+    Chunkfs__AdminReq ad = CHUNKFS__ADMIN_REQ__INIT;
+    ad.op = (char *)op;
+    ad.arg = (char *)arg;
+    req.op_case = CHUNKFS__META_REQUEST__OP_ADMIN;
+    req.admin = &ad;
+    Chunkfs__MetaResponse *r = call(&req);
+    if (!r) return 1;
+    int err = r->err;
+    if (err)
+        fprintf(stderr, "admin %s %s: %s %s\n", op, arg, cfs_strerror(err),
+                r->errmsg ? r->errmsg : "");
+    else
+        printf("%s\n", r->admin && r->admin->text ? r->admin->text : "");
+    chunkfs__meta_response__free_unpacked(r, NULL);
+    return err ? 1 : 0;
+}
+
 static int cmd_freeport(void)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -529,6 +550,8 @@ int main(int argc, char **argv)
             rc = cmd_leader();
         else if (strcmp(argv[1], "badinput") == 0)
             rc = cmd_badinput();
+        else if (strcmp(argv[1], "admin") == 0 && argc == 5)
+            rc = cmd_admin(argv[3], argv[4]);
     }
     rpc_global_shutdown();
     return rc;
