@@ -81,6 +81,8 @@ struct raft_node {
     pthread_mutex_t mu;
     pthread_cond_t kick_cond;
     bool kick;
+    uint64_t readies_taken, readies_done; /* step thread progress (for wait_answers) */
+    pthread_cond_t done_cond;
     atomic_bool stopping;
     atomic_bool fatal; /* storage failed: the node no longer persists or acts */
     addr_entry book[ADDR_BOOK_MAX];
@@ -285,6 +287,26 @@ static void on_message(void *arg, const raft_msg *m, const char *from_addr)
             LOG_DEBUG("raft: step of %s from %" PRIu64 " refused: %s", raft_msg_type_name(m->type),
                       m->from, cfs_strerror(rc));
         kick_locked(n);
+    }
+    pthread_mutex_unlock(&n->mu);
+}
+
+/* Longest a receiving handler waits for the answers to a batch (they include an fsync). */
+#define ANSWER_WAIT_MS 500
+
+/* Returns once the ready batch that contains the effects of the messages just stepped has
+ * been processed (its messages queued), or at once when there is nothing pending. */
+static void wait_answers(void *arg)
+{
+    raft_node *n = arg;
+    int64_t deadline = cfs_mono_ms() + ANSWER_WAIT_MS;
+    struct timespec ts = abs_ms(deadline);
+    pthread_mutex_lock(&n->mu);
+    uint64_t target = n->readies_taken + 1;
+    kick_locked(n);
+    while (!atomic_load(&n->stopping) && !atomic_load(&n->fatal) && n->readies_done < target) {
+        if (n->readies_done == n->readies_taken && !raft_has_ready(n->core)) break;
+        if (pthread_cond_timedwait(&n->done_cond, &n->mu, &ts) == ETIMEDOUT) break;
     }
     pthread_mutex_unlock(&n->mu);
 }
@@ -696,6 +718,7 @@ static void *step_main(void *arg)
         }
         raft_ready rd;
         int rc = ready ? raft_get_ready(n->core, &rd) : -EAGAIN;
+        if (rc == 0) n->readies_taken++;
         pthread_mutex_unlock(&n->mu);
         if (compact_to > 0) {
             int crc = raft_wal_compact(n->wal, compact_to);
@@ -706,7 +729,12 @@ static void *step_main(void *arg)
         else if (rc != -EAGAIN)
             LOG_ERROR("raft: getting a ready batch failed: %s", cfs_strerror(rc));
         pthread_mutex_lock(&n->mu);
+        if (rc == 0) {
+            n->readies_done++;
+            pthread_cond_broadcast(&n->done_cond);
+        }
     }
+    pthread_cond_broadcast(&n->done_cond); /* handlers waiting for answers: there are none */
     pthread_mutex_unlock(&n->mu);
     return NULL;
 }
@@ -872,13 +900,15 @@ int raft_node_create(const raft_node_config *cfg, const raft_fsm_ops *ops, void 
     pthread_mutex_init(&n->amu, NULL);
     pthread_mutex_init(&n->snap_mu, NULL);
     cond_init_mono(&n->kick_cond);
+    cond_init_mono(&n->done_cond);
     cond_init_mono(&n->wcond);
     cond_init_mono(&n->acond);
     int rc = mkdir_p(n->data_dir);
     if (rc == 0) rc = mkdir_one(n->snap_dir);
     if (rc == 0) rc = recover(n, cfg);
     if (rc == 0) {
-        raft_transport_handlers h = {.on_message = on_message, .on_fail = on_fail, .arg = n};
+        raft_transport_handlers h = {
+            .on_message = on_message, .on_fail = on_fail, .wait_answers = wait_answers, .arg = n};
         const char *self = "";
         for (int i = 0; i < n->n_book; i++)
             if (n->book[i].id == cfg->id) self = n->book[i].addr;
@@ -943,6 +973,7 @@ void raft_node_destroy(raft_node *n)
     if (n->core) raft_destroy(n->core);
     raft_wal_close(n->wal);
     pthread_cond_destroy(&n->kick_cond);
+    pthread_cond_destroy(&n->done_cond);
     pthread_cond_destroy(&n->wcond);
     pthread_cond_destroy(&n->acond);
     pthread_mutex_destroy(&n->mu);

@@ -160,6 +160,50 @@ static int pack_ack(int err, uint8_t **resp, size_t *resp_len)
     return rpc_pack(&ack.base, resp, resp_len);
 }
 
+static peer_sender *find_peer(raft_transport *t, uint64_t id);
+static size_t varint_len(uint64_t v);
+static size_t put_varint(uint8_t *p, uint64_t v);
+
+/* Takes the regular (non-snapshot) messages queued for `id` from the head of its queue, up to
+ * BATCH_MAX_BYTES, and frames them as RaftAck.msgs (field 2) into a malloc'd buffer. */
+static int steal_answers(raft_transport *t, uint64_t id, uint8_t **out, size_t *out_len)
+{
+    *out = NULL;
+    *out_len = 0;
+    peer_sender *p = find_peer(t, id);
+    if (!p) return 0;
+    pthread_mutex_lock(&p->mu);
+    size_t n = 0, bytes = 0, framed = 0;
+    while (n < p->count) {
+        out_msg *m = &p->q[(p->head + n) % RAFT_TRANSPORT_QUEUE_MSGS];
+        if (m->snap || (n > 0 && bytes + m->len > BATCH_MAX_BYTES)) break;
+        bytes += m->len;
+        framed += 1 + varint_len(m->len) + m->len;
+        n++;
+    }
+    uint8_t *buf = n ? malloc(framed) : NULL;
+    if (n && !buf) {
+        pthread_mutex_unlock(&p->mu);
+        return -ENOMEM;
+    }
+    size_t off = 0;
+    for (size_t i = 0; i < n; i++) {
+        out_msg *m = &p->q[p->head];
+        buf[off++] = 0x12;
+        off += put_varint(buf + off, m->len);
+        memcpy(buf + off, m->buf, m->len);
+        off += m->len;
+        free(m->buf);
+        p->head = (p->head + 1) % RAFT_TRANSPORT_QUEUE_MSGS;
+        p->count--;
+    }
+    p->bytes -= bytes;
+    pthread_mutex_unlock(&p->mu);
+    *out = buf;
+    *out_len = off;
+    return 0;
+}
+
 static int handle_send(void *arg, const char *peer, const uint8_t *req, size_t req_len,
                        uint8_t **resp, size_t *resp_len)
 {
@@ -169,10 +213,18 @@ static int handle_send(void *arg, const char *peer, const uint8_t *req, size_t r
         LOG_WARN("raft transport: unparsable batch from %s", peer);
         return -EBADMSG;
     }
-    for (size_t i = 0; i < b->n_msgs; i++)
-        if (b->msgs[i]) deliver(t, b->msgs[i], b->from_addr ? b->from_addr : "");
+    uint64_t from = 0;
+    for (size_t i = 0; i < b->n_msgs; i++) {
+        if (!b->msgs[i]) continue;
+        from = b->msgs[i]->from;
+        deliver(t, b->msgs[i], b->from_addr ? b->from_addr : "");
+    }
     chunkfs__raft_batch__free_unpacked(b, NULL);
-    return pack_ack(0, resp, resp_len);
+    if (from == 0 || !t->h.wait_answers) return pack_ack(0, resp, resp_len);
+    t->h.wait_answers(t->h.arg);
+    /* A RaftAck with err = 0 is just its msgs field. */
+    if (steal_answers(t, from, resp, resp_len) < 0) return pack_ack(0, resp, resp_len);
+    return 0;
 }
 
 static int handle_snapshot(void *arg, rpc_call *call)
@@ -268,6 +320,17 @@ static int send_batch(peer_sender *p, out_msg *msgs, size_t n, const char *self)
     int rc =
         rpc_unary(p->addr, RAFT_TRANSPORT_SEND_METHOD, buf, off, SEND_TIMEOUT_MS, &resp, &resp_len);
     free(buf);
+    if (rc == 0 && resp_len > 0) {
+        /* The peer's answers came back with the ack. */
+        Chunkfs__RaftAck *ack = chunkfs__raft_ack__unpack(NULL, resp_len, resp);
+        if (ack) {
+            for (size_t i = 0; i < ack->n_msgs; i++)
+                if (ack->msgs[i]) deliver(p->t, ack->msgs[i], p->addr);
+            chunkfs__raft_ack__free_unpacked(ack, NULL);
+        } else {
+            LOG_WARN("raft transport: unparsable ack from %s", p->addr);
+        }
+    }
     free(resp);
     return rc;
 }
@@ -379,6 +442,16 @@ void raft_transport_set_self_addr(raft_transport *t, const char *self_addr)
     pthread_mutex_lock(&t->mu);
     snprintf(t->self_addr, sizeof t->self_addr, "%s", self_addr);
     pthread_mutex_unlock(&t->mu);
+}
+
+static peer_sender *find_peer(raft_transport *t, uint64_t id)
+{
+    pthread_mutex_lock(&t->mu);
+    peer_sender *p = NULL;
+    for (size_t i = 0; i < t->n_peers; i++)
+        if (t->peers[i]->id == id) p = t->peers[i];
+    pthread_mutex_unlock(&t->mu);
+    return p;
 }
 
 static peer_sender *get_peer(raft_transport *t, uint64_t id, const char *addr)

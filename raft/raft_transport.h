@@ -6,7 +6,9 @@
  * raft_msg <-> RaftMessage map 1:1 (field by field). Outgoing messages go through one sender
  * thread per peer with a bounded queue: sending never blocks the caller (a full queue drops
  * the message; Raft retransmits), a failed send is reported through `on_fail` and the peer is
- * retried with exponential backoff (50 ms doubling to 1 s). */
+ * retried with exponential backoff (50 ms doubling to 1 s). Answers to a batch travel back in
+ * its RaftAck when they are ready in time (see wait_answers), otherwise as a batch of their
+ * own. */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -28,6 +30,12 @@ typedef struct raft_transport_handlers {
     void (*on_message)(void *arg, const raft_msg *m, const char *from_addr);
     /* Sending to `peer` failed; `snapshot` when the lost message was a snapshot piece. */
     void (*on_fail)(void *arg, uint64_t peer, bool snapshot);
+    /* Called (may be NULL) after a received batch was delivered: returns once the messages
+     * it caused are queued, or after a short bound. The transport then returns the queued
+     * messages for the batch's sender in the RaftAck, so the sender needs no free handler
+     * thread of its own to get its acks (a leader whose handlers are all busy in proposals
+     * would otherwise never hear them). */
+    void (*wait_answers)(void *arg);
     void *arg;
 } raft_transport_handlers;
 

@@ -9,7 +9,7 @@
  *   /chunkfs.KV/AddMember "id=addr", /chunkfs.KV/RemoveMember "id", /chunkfs.KV/Transfer "id"
  *                        -> "OK" | "NOTLEADER <addr>" | "ERR <errno>" (membership, leader only)
  * Usage: raft_kv_server --id N --listen 127.0.0.1:PORT --peers 1=HOST:PORT,2=... --data-dir D
- *        [--port-file F] [--snapshot-entries N] [--join]
+ *        [--port-file F] [--snapshot-entries N] [--join] [--handler-threads N (default 32)]
  * Exits 0 on SIGTERM/SIGINT, 98 when the listen address is taken, 1 on other errors. */
 #include <errno.h>
 #include <pthread.h>
@@ -356,13 +356,14 @@ static int write_port_file(const char *path, int port)
 static void usage(void)
 {
     fprintf(stderr, "usage: raft_kv_server --id N --listen HOST:PORT --peers ID=ADDR,... "
-                    "--data-dir DIR [--port-file F] [--snapshot-entries N] [--join]\n");
+                    "--data-dir DIR [--port-file F] [--snapshot-entries N] [--join] "
+                    "[--handler-threads N]\n");
 }
 
 int main(int argc, char **argv)
 {
     const char *listen = NULL, *peers_s = "", *data_dir = NULL, *port_file = NULL;
-    unsigned long long id = 0, snap_entries = 0;
+    unsigned long long id = 0, snap_entries = 0, handler_threads = 32;
     bool join = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -387,6 +388,8 @@ int main(int argc, char **argv)
             port_file = v;
         else if (!strcmp(a, "--snapshot-entries"))
             snap_entries = strtoull(v, NULL, 10);
+        else if (!strcmp(a, "--handler-threads"))
+            handler_threads = strtoull(v, NULL, 10);
         else {
             usage();
             return 1;
@@ -394,7 +397,8 @@ int main(int argc, char **argv)
     }
     raft_peer peers[16];
     int n_peers = parse_peers(peers_s, peers, 16);
-    if (id == 0 || !listen || !data_dir || n_peers < 0 || (!join && n_peers == 0)) {
+    if (id == 0 || !listen || !data_dir || n_peers < 0 || (!join && n_peers == 0) ||
+        handler_threads == 0 || handler_threads > 1024) {
         usage();
         return 1;
     }
@@ -410,7 +414,7 @@ int main(int argc, char **argv)
     rpc_global_init();
     static kv_server s;
     pthread_mutex_init(&s.kv.mu, NULL);
-    rpc_server_opts so = {.handler_threads = 32};
+    rpc_server_opts so = {.handler_threads = (int)handler_threads};
     rpc_server *srv = rpc_server_create(&so);
     if (!srv) return 1;
     raft_node_config cfg = {.id = id,

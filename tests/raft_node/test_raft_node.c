@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,7 +36,9 @@ static int g_ports[N_NODES];
 static pid_t g_pids[N_NODES];
 static char g_addrs[N_NODES][64];
 static char g_peers[512];
+static atomic_int g_err_replies; /* "ERR ..." answers (e.g. a proposal that timed out) */
 static const char *g_case = "a"; /* data dirs of each test case are apart */
+static const char *g_handler_threads = "32";
 
 /* ------------------------------------------------------------------ processes */
 
@@ -70,7 +73,8 @@ static pid_t spawn(int i)
                   "--port-file", pf, "--snapshot-entries", "100", "--join", (char *)NULL);
         } else {
             execl(g_bin, g_bin, "--id", id, "--listen", listen, "--peers", g_peers, "--data-dir",
-                  data, "--port-file", pf, "--snapshot-entries", "100", (char *)NULL);
+                  data, "--port-file", pf, "--snapshot-entries", "100", "--handler-threads",
+                  g_handler_threads, (char *)NULL);
         }
         _exit(127);
     }
@@ -202,6 +206,7 @@ static int leader_call(const char *method, const char *req, char *buf, size_t le
         } else if (rc == 0 && strncmp(buf, "ERR", 3) != 0) {
             return 0;
         } else {
+            if (rc == 0) atomic_fetch_add(&g_err_replies, 1);
             *guess = (i + 1) % N_NODES;
         }
         cfs_sleep_ms(backoff);
@@ -446,6 +451,54 @@ static void dump_logs(void)
     }
 }
 
+#define BUSY_WRITERS 12
+#define BUSY_PUTS 40
+
+static void *busy_writer(void *arg)
+{
+    int t = (int)(intptr_t)arg, guess = 0;
+    for (int i = 1; i <= BUSY_PUTS; i++) {
+        char req[64], buf[256];
+        snprintf(req, sizeof req, "w%d-%d=x%d", t, i, i);
+        if (leader_call("/chunkfs.KV/Put", req, buf, sizeof buf, 60000, &guess) != 0)
+            return (void *)(intptr_t)i;
+    }
+    return NULL;
+}
+
+/* Each server has only 4 handler threads, and 12 clients keep the leader's all busy in
+ * blocking proposals: replication must still flow (followers answer inside the RaftAck), so
+ * no proposal times out and every put is acknowledged. */
+START_TEST(busy_handlers_do_not_starve_replication)
+{
+    rpc_global_init();
+    g_case = "c";
+    g_handler_threads = "4";
+    for (int i = 0; i < 3; i++)
+        start_node(i);
+    g_handler_threads = "32";
+    ck_assert_msg(wait_leader(20000) >= 0, "no leader within 20 s");
+    atomic_store(&g_err_replies, 0);
+    pthread_t thr[BUSY_WRITERS];
+    for (int t = 0; t < BUSY_WRITERS; t++)
+        ck_assert_int_eq(pthread_create(&thr[t], NULL, busy_writer, (void *)(intptr_t)t), 0);
+    int failed = 0;
+    for (int t = 0; t < BUSY_WRITERS; t++) {
+        void *r;
+        pthread_join(thr[t], &r);
+        if (r) failed++;
+    }
+    ck_assert_int_eq(failed, 0);
+    ck_assert_int_eq(atomic_load(&g_err_replies), 0);
+    int guess = 0;
+    char buf[256];
+    ck_assert_int_eq(leader_call("/chunkfs.KV/Get", "w11-40", buf, sizeof buf, 20000, &guess), 0);
+    ck_assert_str_eq(buf, "OK x40");
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(stop_node(i), 0);
+}
+END_TEST
+
 int main(void)
 {
     const char *bin = getenv("CHUNKFS_BIN");
@@ -480,6 +533,7 @@ int main(void)
     tcase_set_timeout(tc, 85);
     tcase_add_test(tc, three_nodes_survive_leader_kill_and_full_restart);
     tcase_add_test(tc, join_promote_transfer_remove);
+    tcase_add_test(tc, busy_handlers_do_not_starve_replication);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     /* No fork: the processes this test starts are cleaned up below, whatever happened. */
