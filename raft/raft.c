@@ -1055,7 +1055,9 @@ static void tick_leader(raft *r)
     r->election_elapsed++;
     if (r->election_elapsed >= r->cfg.election_tick) {
         r->election_elapsed = 0;
-        if (r->cfg.check_quorum && !quorum_active(r)) {
+        /* recent_active restarts every period, so it always means "heard from lately" */
+        bool active = quorum_active(r);
+        if (r->cfg.check_quorum && !active) {
             become_follower(r, r->term, 0);
             return;
         }
@@ -1064,15 +1066,21 @@ static void tick_leader(raft *r)
     if (r->heartbeat_elapsed >= r->cfg.heartbeat_tick) {
         r->heartbeat_elapsed = 0;
         bcast_heartbeat(r, r->n_ro > 0 ? r->ro[r->n_ro - 1].round : 0);
-        for (int i = 0; i < r->n_prs; i++) {
-            raft_progress *pr = &r->prs[i];
-            if (pr->state != RAFT_PR_SNAPSHOT) continue;
-            if (!pr->snap_progress) {
-                pr->snap_sent = pr->snap_acked; /* pieces were lost: resend */
-                pr->snap_done_sent = false;
-                send_snap_pieces(r, pr);
-            }
+    }
+    /* Snapshot pieces without an ack for half an election timeout were lost (or the
+     * follower is down): resend from the acknowledged offset, at that slow pace. */
+    int patience = r->cfg.election_tick / 2 > 0 ? r->cfg.election_tick / 2 : 1;
+    for (int i = 0; i < r->n_prs; i++) {
+        raft_progress *pr = &r->prs[i];
+        if (pr->state != RAFT_PR_SNAPSHOT) continue;
+        if (pr->snap_progress) {
             pr->snap_progress = false;
+            pr->snap_idle = 0;
+        } else if (++pr->snap_idle >= patience) {
+            pr->snap_idle = 0;
+            pr->snap_sent = pr->snap_acked;
+            pr->snap_done_sent = false;
+            send_snap_pieces(r, pr);
         }
     }
 }

@@ -31,6 +31,7 @@ static void reset_state(raft_progress *pr, int state)
     pr->snap_acked = pr->snap_sent = 0;
     pr->snap_done_sent = false;
     pr->snap_progress = false;
+    pr->snap_idle = 0;
     pr->inflight_start = pr->inflight_count = 0;
 }
 

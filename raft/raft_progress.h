@@ -28,7 +28,8 @@ typedef struct raft_progress {
     size_t snap_acked; /* bytes the follower confirmed */
     size_t snap_sent;  /* bytes sent so far */
     bool snap_done_sent;
-    bool snap_progress; /* an ack arrived since the last heartbeat */
+    bool snap_progress; /* an ack arrived since the last tick */
+    int snap_idle;      /* ticks without an ack */
 } raft_progress;
 
 /* 0 or -ENOMEM. */
