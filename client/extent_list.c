@@ -31,7 +31,7 @@ uint64_t wchunk_end(const wchunk *wc)
 static int reserve(extent *e, uint64_t need)
 {
     if (need <= e->cap) return 0;
-    uint64_t cap = e->cap ? e->cap : 65536;
+    uint64_t cap = e->cap ? e->cap : need;
     while (cap < need)
         cap *= 2;
     uint8_t *d = realloc(e->data, cap);

@@ -65,7 +65,7 @@ START_TEST(extents_random_overwrites)
     memset(written, 0, sizeof(written));
     wchunk wc = {.index = 0};
     srand(42);
-    for (int iter = 0; iter < 2000; iter++) {
+    for (int iter = 0; iter < 1000; iter++) {
         uint64_t off = (uint64_t)(rand() % SIZE);
         uint64_t len = 1 + (uint64_t)(rand() % 300);
         if (off + len > SIZE) len = SIZE - off;
@@ -74,7 +74,7 @@ START_TEST(extents_random_overwrites)
         ck_assert_int_eq(wchunk_insert(&wc, off, buf, len), 0);
         memcpy(model + off, buf, len);
         memset(written + off, 1, len);
-        if (iter % 100 == 0) check_extents(&wc, model, written, SIZE);
+        if (iter % 200 == 0) check_extents(&wc, model, written, SIZE);
     }
     check_extents(&wc, model, written, SIZE);
     wchunk_clear(&wc);
