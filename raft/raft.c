@@ -299,6 +299,13 @@ static void commit_to(raft *r, uint64_t idx)
 {
     if (idx > last_index(r)) idx = last_index(r);
     if (idx <= r->log.committed) return;
+    /* Reserve the membership history first: without memory the commit waits for a retry
+     * rather than losing track of the membership at some index. */
+    size_t n_conf = 0;
+    for (uint64_t i = r->log.committed + 1; i <= idx; i++)
+        n_conf += raft_log_entry(&r->log, i)->type == RAFT_ENTRY_CONF_CHANGE;
+    if (grow((void **)&r->hist, &r->cap_hist, r->n_hist + n_conf, sizeof(conf_hist_ent)) < 0)
+        return;
     bool conf_changed = false;
     for (uint64_t i = r->log.committed + 1; i <= idx; i++) {
         const raft_entry *e = raft_log_entry(&r->log, i);
@@ -307,11 +314,9 @@ static void commit_to(raft *r, uint64_t idx)
         /* A malformed entry is skipped identically on every node (validated at proposal). */
         if (raft_conf_change_decode(e->data, e->len, &cc) < 0) continue;
         apply_conf_change(r, &cc);
-        if (grow((void **)&r->hist, &r->cap_hist, r->n_hist + 1, sizeof(conf_hist_ent)) == 0) {
-            r->hist[r->n_hist].index = i;
-            r->hist[r->n_hist].conf = r->conf;
-            r->n_hist++;
-        }
+        r->hist[r->n_hist].index = i;
+        r->hist[r->n_hist].conf = r->conf;
+        r->n_hist++;
         conf_changed = true;
     }
     r->log.committed = idx;
