@@ -236,8 +236,8 @@ int raft_transfer_leader(raft *r, uint64_t to);
 
 /* The state machine made a snapshot image at `index` (<= applied; data copied): the core
  * keeps it to send to lagging followers and drops log entries <= index. The caller must
- * have persisted the image first. -EINVAL if index is beyond applied or not newer than the
- * current snapshot. */
+ * have persisted the image first. -EINVAL if index is beyond applied (or persisted) or not
+ * newer than the current snapshot (e.g. one received from the leader meanwhile). */
 int raft_compact(raft *r, uint64_t index, const uint8_t *data, size_t len);
 
 /* Metadata (term, membership) of a snapshot at `index` (snapshot index <= index <= commit):
@@ -269,7 +269,8 @@ typedef struct raft_ready {
 } raft_ready;
 
 bool raft_has_ready(const raft *r);
-/* Fills rd with deep copies; -EBUSY if a ready is outstanding, -ENOMEM. */
+/* Fills rd with deep copies (messages are moved out of the core). -EBUSY if a ready is
+ * outstanding (rd is then left untouched), -ENOMEM (nothing is lost; retry later). */
 int raft_get_ready(raft *r, raft_ready *rd);
 /* The caller persisted and applied rd: marks entries stable and committed ones applied. */
 void raft_advance(raft *r, const raft_ready *rd);
