@@ -296,6 +296,8 @@ static void net_send(sim *s, const raft_msg *m)
         s->net = xgrow(s->net, &s->cap_net, s->n_net + 1, sizeof(sim_inflight));
         sim_inflight *f = &s->net[s->n_net++];
         f->due = s->now + 1 + below(s, (uint64_t)s->p.max_delay + 1);
+        if (s->faults && chance(s, 10))
+            f->due += below(s, 60); /* a straggler arrives long after its term is over */
         msg_copy(&f->m, m);
     }
 }
