@@ -232,6 +232,23 @@ static int check_record(const uint8_t *buf, size_t len, size_t off, size_t *rlen
     return 1;
 }
 
+/* Whether a valid record starts anywhere after `off`. Cheap header checks come before the
+ * CRC, so scanning a torn tail (at most one batch) costs little. */
+static bool valid_record_after(const uint8_t *buf, size_t len, size_t off)
+{
+    for (size_t o = off + 1; o + REC_HDR <= len; o++) {
+        const uint8_t *h = buf + o;
+        uint32_t plen = get_u32(h);
+        if (h[9] || h[10] || h[11] || plen > len - o - REC_HDR) continue;
+        if (!(h[8] == REC_HARD_STATE && plen == HS_SIZE) &&
+            !(h[8] == REC_ENTRY && plen >= ENTRY_FIXED))
+            continue;
+        size_t rlen;
+        if (check_record(buf, len, o, &rlen) == 1) return true;
+    }
+    return false;
+}
+
 /* Parses one segment into rec. For the last segment a bad tail is truncated on disk. */
 static int recover_segment(raft_wal *w, wal_segment *s, bool is_last, raft_wal_recovered *rec,
                            size_t *cap)
@@ -251,16 +268,10 @@ static int recover_segment(raft_wal *w, wal_segment *s, bool is_last, raft_wal_r
         size_t rlen = 0;
         int v = check_record(buf, len, off, &rlen);
         if (v <= 0) {
-            /* A bad record is a torn tail only if it is the last thing in the last segment. */
-            size_t next = 0, nlen = 0;
-            bool valid_follows = false;
-            if (v < 0 && len - off >= REC_HDR) {
-                uint32_t plen = get_u32(buf + off);
-                if (plen <= RAFT_WAL_MAX_ENTRY + ENTRY_FIXED && len - off - REC_HDR >= plen) {
-                    next = off + REC_HDR + plen;
-                    valid_follows = next < len && check_record(buf, len, next, &nlen) == 1;
-                }
-            }
+            /* A bad record is a torn tail only if it is the last thing in the last segment:
+             * nothing valid may follow it anywhere (its own length field may be the damage,
+             * so every later offset is tried, not just the one it points to). */
+            bool valid_follows = is_last && valid_record_after(buf, len, off);
             if (!is_last || valid_follows) {
                 LOG_ERROR("wal: corrupt record in %s at offset %zu followed by %s; refusing to "
                           "start rather than drop committed entries",
@@ -500,8 +511,13 @@ int raft_wal_open(const char *dir, uint64_t segment_bytes, uint64_t snap_index, 
             rc = start_segment(w, snap_index + 1);
         } else if (rc == 0 && w->has_hs) {
             /* The last segment must hold the newest hard state before older ones may go. */
-            rc = write_hs_record(w);
-            if (rc == 0) rc = raft_wal_sync(w);
+            bool dropping = false;
+            for (size_t j = 0; j + 1 < w->n_segs; j++)
+                if (w->segs[j].n == 0) dropping = true;
+            if (dropping) {
+                rc = write_hs_record(w);
+                if (rc == 0) rc = raft_wal_sync(w);
+            }
         }
     }
     if (rc == 0) rc = drop_superseded(w);

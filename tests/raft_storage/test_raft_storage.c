@@ -316,6 +316,72 @@ START_TEST(wal_corrupt_middle_refuses)
 }
 END_TEST
 
+/* A middle record whose length field now points past the end of the file looks like a torn
+ * tail on its own; the records after it must still make recovery refuse. */
+START_TEST(wal_corrupt_length_in_middle_refuses)
+{
+    char dir[300], seg[600];
+    wal_dir(dir, sizeof dir);
+    raft_wal *w;
+    raft_wal_recovered rec;
+    ck_assert_int_eq(raft_wal_open(dir, 0, 0, &w, &rec), 0);
+    raft_wal_recovered_free(&rec);
+    append_range(w, 1, 30, 1, 'm', 30); /* one batch: entries 1..30, then a hard state */
+    raft_wal_close(w);
+    last_segment(dir, seg, sizeof seg);
+    /* Entry 1's record starts at offset 0: set the top byte of its length. */
+    flip_byte(seg, 3);
+    ck_assert_int_eq(raft_wal_open(dir, 0, 0, &w, &rec), -EIO);
+}
+END_TEST
+
+/* Every single-byte corruption of a log either is refused (-EIO) or, when it hits the last
+ * record, loses exactly that record: recovery never returns different or fewer entries
+ * silently. */
+START_TEST(wal_any_byte_flip_is_refused_or_tail)
+{
+    char dir[300], seg[600], saved[700];
+    wal_dir(dir, sizeof dir);
+    raft_wal *w;
+    raft_wal_recovered rec;
+    ck_assert_int_eq(raft_wal_open(dir, 0, 0, &w, &rec), 0);
+    raft_wal_recovered_free(&rec);
+    append_range(w, 1, 24, 3, 'n', 5);
+    raft_entry last = mk_entry(25, 3, 'n');
+    ck_assert_int_eq(raft_wal_append(w, &last, 1, NULL), 0);
+    ck_assert_int_eq(raft_wal_sync(w), 0);
+    raft_wal_close(w);
+    off_t tail_start = 0;
+    last_segment(dir, seg, sizeof seg);
+    off_t size = file_size(seg);
+    tail_start = size - (off_t)(REC_HDR + ENTRY_FIXED + last.len);
+    free(last.data);
+    snprintf(saved, sizeof saved, "%s/saved", g_root);
+    copy_file(seg, saved);
+    int refused = 0, tails = 0;
+    for (off_t at = 0; at < size; at += 3) {
+        copy_file(saved, seg);
+        flip_byte(seg, at);
+        int rc = raft_wal_open(dir, 0, 0, &w, &rec);
+        if (at < tail_start) {
+            ck_assert_msg(rc == -EIO, "flip at %lld of %lld: rc %d, want -EIO", (long long)at,
+                          (long long)size, rc);
+            refused++;
+            continue;
+        }
+        ck_assert_msg(rc == 0, "flip in the last record (at %lld): rc %d", (long long)at, rc);
+        ck_assert_uint_eq(rec.n_entries, 24);
+        for (uint64_t i = 0; i < 24; i++)
+            check_entry(&rec.entries[i], i + 1, 3, 'n');
+        raft_wal_recovered_free(&rec);
+        raft_wal_close(w);
+        tails++;
+    }
+    ck_assert_int_gt(refused, 100);
+    ck_assert_int_gt(tails, 5);
+}
+END_TEST
+
 START_TEST(wal_corrupt_older_segment_refuses)
 {
     char dir[300], first[600];
@@ -575,6 +641,8 @@ int main(void)
     tcase_add_test(tc, wal_corrupt_tail_truncated);
     tcase_add_test(tc, wal_corrupt_middle_refuses);
     tcase_add_test(tc, wal_corrupt_older_segment_refuses);
+    tcase_add_test(tc, wal_corrupt_length_in_middle_refuses);
+    tcase_add_test(tc, wal_any_byte_flip_is_refused_or_tail);
     tcase_add_test(tc, wal_conflicting_suffix_replaced);
     tcase_add_test(tc, wal_compaction_drops_whole_segments);
     tcase_add_test(tc, wal_reset_after_snapshot);
