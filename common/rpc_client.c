@@ -140,6 +140,26 @@ static grpc_event pluck(grpc_completion_queue *cq, void *tag)
 
 /* ------------------------------------------------------------------ unary */
 
+/* Failures the RPC layer itself produced (no errno trailer from a handler) are logged with
+ * gRPC's details: unexpected ones as warnings, routine ones (peer down, deadline) as debug. */
+static void log_failure(const char *method, const char *addr, grpc_status_code status, int err,
+                        const grpc_metadata_array *trailers, grpc_slice details,
+                        const char *error_string)
+{
+    for (size_t i = 0; i < trailers->count; i++)
+        if (grpc_slice_str_cmp(trailers->metadata[i].key, RPC_ERRNO_KEY) == 0) return;
+    int unexpected = err == -EPROTO || err == -EMSGSIZE;
+    if (!unexpected && cfs_log_get_level() > CFS_LOG_DEBUG) return;
+    char *d = grpc_slice_to_c_string(details);
+    if (unexpected)
+        LOG_WARN("rpc: %s to %s: status %d (%s): %s", method, addr, (int)status, d,
+                 error_string ? error_string : "");
+    else
+        LOG_DEBUG("rpc: %s to %s: status %d (%s): %s", method, addr, (int)status, d,
+                  error_string ? error_string : "");
+    gpr_free(d);
+}
+
 static int check_args(const char *addr, const char *method, int timeout_ms)
 {
     if (!addr || !addr[0] || !method || method[0] != '/' || timeout_ms <= 0) return -EINVAL;
@@ -197,10 +217,8 @@ static int unary_bb(const char *addr, const char *method, grpc_byte_buffer *bb, 
             } else {
                 rc = rpc_bb_to_buf(rbb, resp, resp_len);
             }
-        } else if (rc == -EPROTO || rc == -EMSGSIZE) {
-            char *d = grpc_slice_to_c_string(details);
-            LOG_WARN("rpc: %s to %s: status %d %s", method, addr, (int)status, d);
-            gpr_free(d);
+        } else {
+            log_failure(method, addr, status, rc, &trail_md, details, error_string);
         }
     }
     grpc_call_unref(call);
@@ -273,6 +291,8 @@ int rpc_unary_pb(const char *addr, const char *method, const ProtobufCMessage *r
 /* ------------------------------------------------------------------ streams */
 
 struct rpc_stream {
+    char *addr;        /* for log messages */
+    char *method_name; /* for log messages */
     grpc_call *call;
     grpc_completion_queue *cq;
     grpc_slice method;
@@ -290,21 +310,46 @@ struct rpc_stream {
     const char *error_string;
 };
 
-/* Waits for the call's final status (outstanding since open) and maps it. */
-static int stream_status(rpc_stream *st)
+/* Waits up to `wait_ms` (< 0: until the call ends) for the call's final status, outstanding
+ * since open, and maps it. Returns 1 with *err set once the status is known, else 0. */
+static int stream_status_wait(rpc_stream *st, int64_t wait_ms, int *err)
 {
     pthread_mutex_lock(&st->status_mu);
     if (!st->status_done) {
-        (void)pluck(st->cq, &st->status_tag);
-        st->status_err = rpc_errno_from_status(st->status, &st->trail_md);
-        st->status_done = 1;
+        gpr_timespec until =
+            wait_ms < 0 ? gpr_inf_future(GPR_CLOCK_REALTIME) : rpc_deadline_after_ms(wait_ms);
+        grpc_event ev = grpc_completion_queue_pluck(st->cq, &st->status_tag, until, NULL);
+        if (ev.type == GRPC_OP_COMPLETE) {
+            st->status_err = rpc_errno_from_status(st->status, &st->trail_md);
+            if (st->status_err < 0)
+                log_failure(st->method_name, st->addr, st->status, st->status_err, &st->trail_md,
+                            st->details, st->error_string);
+            st->status_done = 1;
+        }
     }
-    int rc = st->status_err;
+    int done = st->status_done;
+    if (done) *err = st->status_err;
     pthread_mutex_unlock(&st->status_mu);
-    return rc;
+    return done;
 }
 
-/* The error for a failed send/recv batch: the call's status, which must exist by now. */
+static int stream_status(rpc_stream *st)
+{
+    int err = -EPROTO;
+    (void)stream_status_wait(st, -1, &err);
+    return err;
+}
+
+/* The error for a failed send batch. The status may not be complete yet: gRPC delivers it
+ * only after the caller has read the server's messages, so never wait long for it here. */
+static int stream_send_broken(rpc_stream *st)
+{
+    int err;
+    if (stream_status_wait(st, 50, &err) && err < 0) return err;
+    return -EPIPE;
+}
+
+/* The error for a failed receive: the call is over, so its status is there. */
 static int stream_broken(rpc_stream *st)
 {
     int rc = stream_status(st);
@@ -326,6 +371,17 @@ int rpc_stream_open(const char *addr, const char *method, int timeout_ms, rpc_st
     grpc_metadata_array_init(&st->trail_md);
     st->details = grpc_empty_slice();
     st->status = GRPC_STATUS_UNKNOWN;
+    st->addr = strdup(addr);
+    st->method_name = strdup(method);
+    if (!st->addr || !st->method_name) {
+        free(st->addr);
+        free(st->method_name);
+        grpc_metadata_array_destroy(&st->init_md);
+        grpc_metadata_array_destroy(&st->trail_md);
+        pthread_mutex_destroy(&st->status_mu);
+        free(st);
+        return -ENOMEM;
+    }
     st->cq = cq_get();
     st->method = grpc_slice_from_copied_string(method);
     st->call = grpc_channel_create_call(ch, NULL, GRPC_PROPAGATE_DEFAULTS, st->cq, st->method, NULL,
@@ -380,7 +436,7 @@ int rpc_stream_send(rpc_stream *st, const uint8_t *buf, size_t len)
     }
     grpc_event ev = pluck(st->cq, &st->send_tag);
     grpc_byte_buffer_destroy(bb);
-    return ev.success ? 0 : stream_broken(st);
+    return ev.success ? 0 : stream_send_broken(st);
 }
 
 int rpc_stream_close_send(rpc_stream *st)
@@ -395,7 +451,7 @@ int rpc_stream_close_send(rpc_stream *st)
         return -EPROTO;
     }
     grpc_event ev = pluck(st->cq, &st->close_tag);
-    return ev.success ? 0 : stream_broken(st);
+    return ev.success ? 0 : stream_send_broken(st);
 }
 
 int rpc_stream_recv(rpc_stream *st, uint8_t **buf, size_t *len)
@@ -456,5 +512,7 @@ void rpc_stream_free(rpc_stream *st)
     grpc_slice_unref(st->details);
     gpr_free((void *)st->error_string);
     pthread_mutex_destroy(&st->status_mu);
+    free(st->addr);
+    free(st->method_name);
     free(st);
 }

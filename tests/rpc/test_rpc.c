@@ -194,6 +194,18 @@ static int s_hold(void *arg, rpc_call *c)
     return r;
 }
 
+/* Reads one message, answers "early" and ends the call while the client may still send. */
+static int s_early(void *arg, rpc_call *c)
+{
+    (void)arg;
+    uint8_t *buf;
+    size_t len;
+    int r = rpc_call_recv(c, &buf, &len);
+    if (r <= 0) return r < 0 ? r : -EINVAL;
+    free(buf);
+    return rpc_call_send(c, (const uint8_t *)"early", 5);
+}
+
 static rpc_server *start_echo(char *addr, size_t addr_len)
 {
     rpc_server_opts o = {.cq_threads = 2, .handler_threads = 12};
@@ -208,6 +220,7 @@ static rpc_server *start_echo(char *addr, size_t addr_len)
     ck_assert_int_eq(rpc_server_add_stream(s, "/test.Echo/Bidi", s_bidi, NULL), 0);
     ck_assert_int_eq(rpc_server_add_stream(s, "/test.Echo/StreamFail", s_fail, NULL), 0);
     ck_assert_int_eq(rpc_server_add_stream(s, "/test.Echo/Hold", s_hold, NULL), 0);
+    ck_assert_int_eq(rpc_server_add_stream(s, "/test.Echo/Early", s_early, NULL), 0);
     ck_assert_int_eq(rpc_server_add_unary(s, "/test.Echo/Echo", h_echo, NULL), -EEXIST);
     int port = rpc_server_start(s, "127.0.0.1:0");
     ck_assert_int_gt(port, 0);
@@ -623,6 +636,35 @@ START_TEST(test_stream_client_cancels)
 }
 END_TEST
 
+START_TEST(test_server_ends_early)
+{
+    /* The server answers and ends while the client is still sending: a send may fail, but
+     * the reply and the status stay readable and nothing hangs. */
+    rpc_stream *st;
+    ck_assert_int_eq(rpc_stream_open(g_addr, "/test.Echo/Early", 30000, &st), 0);
+    uint8_t *buf = calloc(1, MIB);
+    int64_t t0 = cfs_mono_ms();
+    int sent = 0, rc = 0;
+    for (int i = 0; i < 64 && rc == 0; i++) {
+        rc = rpc_stream_send(st, buf, MIB);
+        if (rc == 0) sent++;
+    }
+    free(buf);
+    ck_assert_int_ge(sent, 1);
+    ck_assert_int_le(rc, 0);
+    uint8_t *resp;
+    size_t len;
+    ck_assert_int_eq(rpc_stream_recv(st, &resp, &len), 1);
+    ck_assert_uint_eq(len, 5);
+    ck_assert(memcmp(resp, "early", 5) == 0);
+    free(resp);
+    ck_assert_int_eq(rpc_stream_recv(st, &resp, &len), 0);
+    ck_assert_int_eq(rpc_stream_finish(st), 0);
+    rpc_stream_free(st);
+    ck_assert_int_lt(cfs_mono_ms() - t0, 10000);
+}
+END_TEST
+
 struct conc_arg {
     int id;
     int ok;
@@ -648,14 +690,18 @@ START_TEST(test_concurrent_clients)
 {
     pthread_t t[8];
     struct conc_arg a[8];
-    for (int i = 0; i < 8; i++) {
+    int created = 0, create_err = 0;
+    for (int i = 0; i < 8 && !create_err; i++) {
         a[i] = (struct conc_arg){i, 0};
-        ck_assert_int_eq(pthread_create(&t[i], NULL, conc_thread, &a[i]), 0);
+        create_err = pthread_create(&t[i], NULL, conc_thread, &a[i]);
+        if (!create_err) created++;
     }
-    for (int i = 0; i < 8; i++) {
+    /* Join everything before any assertion: a failed check must not leave threads running. */
+    for (int i = 0; i < created; i++)
         pthread_join(t[i], NULL);
+    ck_assert_int_eq(create_err, 0);
+    for (int i = 0; i < 8; i++)
         ck_assert_int_eq(a[i].ok, 200);
-    }
 }
 END_TEST
 
@@ -702,6 +748,7 @@ static Suite *rpc_suite(void)
     tcase_add_test(tc, test_bidi_stream);
     tcase_add_test(tc, test_stream_handler_error);
     tcase_add_test(tc, test_stream_client_cancels);
+    tcase_add_test(tc, test_server_ends_early);
     tcase_add_test(tc, test_concurrent_clients);
     tcase_add_test(tc, test_destroy_with_active_stream);
     suite_add_tcase(s, tc);
