@@ -1504,6 +1504,8 @@ void raft_get_status(const raft *r, raft_status *st)
             p->match = r->prs[i].match;
             p->next = r->prs[i].next;
             p->recent_active = r->prs[i].recent_active;
+            p->state = (uint32_t)r->prs[i].state;
+            p->pending_snapshot = r->prs[i].pending_snapshot;
         }
     }
 }

@@ -284,6 +284,8 @@ typedef struct raft_progress_status {
     uint64_t match;
     uint64_t next;
     bool recent_active;
+    uint32_t state; /* 0 probing, 1 replicating, 2 receiving a snapshot */
+    uint64_t pending_snapshot;
 } raft_progress_status;
 
 typedef struct raft_status {

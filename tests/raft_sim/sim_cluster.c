@@ -753,6 +753,7 @@ static void liveness(sim *s)
 {
     s->faults = false;
     heal(s);
+    if (s->p.max_delay > 1) s->p.max_delay = 1; /* a calm network: little reordering */
     for (int i = 1; i <= s->n_ids && !s->failed; i++)
         if (!s->nodes[i].up && s->nodes[i].ever_started) node_start(s, &s->nodes[i]);
     if (s->failed) return;
@@ -767,7 +768,17 @@ static void liveness(sim *s)
         if (s->nodes[i].up && raft_conf_find(&st.conf, (uint64_t)i) < 0)
             node_crash(s, &s->nodes[i]);
     VLOG(s, "faults stop");
-    const int bound = 60 * s->p.rc.election_tick;
+    /* Time to elect a leader, plus time for the slowest follower to catch up with the
+     * backlog the faults left (entries not yet committed), a few steps per entry at worst
+     * (one entry per message, one message in flight). */
+    uint64_t max_last = 0, min_commit = UINT64_MAX;
+    for (int i = 1; i <= s->n_ids; i++) {
+        if (!s->nodes[i].up) continue;
+        uint64_t l = raft_get_last_index(s->nodes[i].r), c = raft_get_committed(s->nodes[i].r);
+        max_last = l > max_last ? l : max_last;
+        min_commit = c < min_commit ? c : min_commit;
+    }
+    const int bound = 60 * s->p.rc.election_tick + 4 * (int)(max_last - min_commit);
     sim_node *proposer = NULL;
     uint64_t op = 0;
     for (int k = 0; k < bound && !s->failed; k++) {
@@ -781,8 +792,23 @@ static void liveness(sim *s)
         }
         step(s, false);
     }
-    if (!s->failed)
-        sim_fail(s, "liveness: no write committed within %d steps after faults stopped", bound);
+    if (s->failed) return;
+    sim_fail(s, "liveness: no write committed within %d steps after faults stopped", bound);
+    for (int i = 1; i <= s->n_ids && s->verbose; i++) {
+        if (!s->nodes[i].up) continue;
+        raft_status st;
+        raft_get_status(s->nodes[i].r, &st);
+        printf("node %d: %s term %" PRIu64 " commit %" PRIu64 " applied %" PRIu64 " last %" PRIu64
+               " snapshot %" PRIu64 " transferee %" PRIu64 "\n",
+               i, raft_role_name(st.soft.role), st.hs.term, st.hs.commit, st.applied, st.last_index,
+               st.snapshot_index, st.lead_transferee);
+        for (int k = 0; k < st.n_progress; k++)
+            printf("  peer %" PRIu64 "%s: match %" PRIu64 " next %" PRIu64
+                   " state %u pending snapshot %" PRIu64 "\n",
+                   st.progress[k].id, st.progress[k].learner ? " (learner)" : "",
+                   st.progress[k].match, st.progress[k].next, st.progress[k].state,
+                   st.progress[k].pending_snapshot);
+    }
 }
 
 int sim_run(uint64_t seed, int steps, bool verbose, sim *s)
