@@ -39,6 +39,7 @@ int file_handle_new(cfs_fs *fs, const cfs_cred *cred, int flags, const Chunkfs__
     pthread_cond_init(&f->cv, NULL);
     pthread_mutex_init(&f->cache_mu, NULL);
     pthread_mutex_init(&f->ra_mu, NULL);
+    pthread_cond_init(&f->ra_cv, NULL);
     index_map_init(&f->dirty);
     index_map_init(&f->inflight);
     index_map_init(&f->allocs);
@@ -166,6 +167,7 @@ int cfs_close(cfs_file *f)
     pthread_cond_destroy(&f->cv);
     pthread_mutex_destroy(&f->cache_mu);
     pthread_mutex_destroy(&f->ra_mu);
+    pthread_cond_destroy(&f->ra_cv);
     free(f);
     return rc;
 }

@@ -119,6 +119,14 @@ struct cfs_file {
     uint64_t ra_off;
     uint64_t ra_len;
     uint8_t *ra_buf;
+    /* background prefetch of the window after ra (sequential reads) */
+    pthread_cond_t ra_cv;
+    pthread_t pf_thread;
+    int pf_state; /* 0 none, 1 running, 2 done (thread finished, join pending) */
+    int pf_rc;
+    uint64_t pf_off;
+    uint64_t pf_len;
+    uint8_t *pf_buf;
     uint64_t last_read_end;
 };
 

@@ -1,6 +1,7 @@
 /* The read path: chunk reads from one replica with failover, bad-replica reports,
  * zero-filled holes, and a sequential read-ahead window. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -149,13 +150,97 @@ static int read_direct(cfs_file *f, uint8_t *buf, uint64_t n, uint64_t off)
     return 0;
 }
 
+/* Waits for a prefetch thread and reaps it. Called with ra_mu held; may drop it meanwhile. */
+static void prefetch_reap_locked(cfs_file *f)
+{
+    while (f->pf_state == 1)
+        pthread_cond_wait(&f->ra_cv, &f->ra_mu);
+    if (f->pf_state == 2) {
+        /* The thread set "done" under ra_mu and only returns after that: no deadlock. */
+        pthread_join(f->pf_thread, NULL);
+        f->pf_state = 0;
+    }
+}
+
+static void prefetch_discard_locked(cfs_file *f)
+{
+    prefetch_reap_locked(f);
+    free(f->pf_buf);
+    f->pf_buf = NULL;
+    f->pf_len = 0;
+}
+
 void read_path_drop_readahead(cfs_file *f)
 {
     pthread_mutex_lock(&f->ra_mu);
+    prefetch_discard_locked(f);
     free(f->ra_buf);
     f->ra_buf = NULL;
     f->ra_len = 0;
     pthread_mutex_unlock(&f->ra_mu);
+}
+
+static void *prefetch_main(void *arg)
+{
+    cfs_file *f = arg;
+    pthread_mutex_lock(&f->ra_mu);
+    uint8_t *buf = f->pf_buf;
+    uint64_t off = f->pf_off, len = f->pf_len;
+    pthread_mutex_unlock(&f->ra_mu);
+    int rc = read_direct(f, buf, len, off);
+    pthread_mutex_lock(&f->ra_mu);
+    f->pf_rc = rc;
+    f->pf_state = 2;
+    pthread_cond_broadcast(&f->ra_cv);
+    pthread_mutex_unlock(&f->ra_mu);
+    return NULL;
+}
+
+/* Once a sequential reader is past the middle of the window, fetch the next one in the
+ * background so it is ready when the reader gets there. Called with ra_mu held. */
+static void maybe_prefetch_locked(cfs_file *f, uint64_t pos, uint64_t fsize)
+{
+    size_t ra = f->fs->opt.readahead_bytes;
+    if (!f->ra_buf || f->pf_state != 0 || f->pf_buf || ra == 0) return;
+    uint64_t next = f->ra_off + f->ra_len;
+    if (pos < f->ra_off + f->ra_len / 2 || next >= fsize) return;
+    uint64_t len = fsize - next < ra ? fsize - next : ra;
+    f->pf_buf = malloc(len);
+    if (!f->pf_buf) return; /* no prefetch: the reader fetches synchronously */
+    f->pf_off = next;
+    f->pf_len = len;
+    f->pf_rc = 0;
+    f->pf_state = 1;
+    if (pthread_create(&f->pf_thread, NULL, prefetch_main, f) != 0) {
+        f->pf_state = 0;
+        free(f->pf_buf);
+        f->pf_buf = NULL;
+    }
+}
+
+/* Serves [off, off+n) from the window if it holds it all. Called with ra_mu held. */
+static bool serve_window_locked(cfs_file *f, void *buf, uint64_t n, uint64_t off, uint64_t fsize)
+{
+    if (!f->ra_buf || off < f->ra_off || off + n > f->ra_off + f->ra_len) {
+        /* The prefetched window may hold it: make it the current one. */
+        if (!f->pf_buf || off < f->pf_off || off + n > f->pf_off + f->pf_len) return false;
+        prefetch_reap_locked(f);
+        if (f->pf_rc < 0) {
+            free(f->pf_buf);
+            f->pf_buf = NULL;
+            return false; /* the reader's own fetch reports the error */
+        }
+        free(f->ra_buf);
+        f->ra_buf = f->pf_buf;
+        f->ra_off = f->pf_off;
+        f->ra_len = f->pf_len;
+        f->pf_buf = NULL;
+        f->pf_len = 0;
+    }
+    memcpy(buf, f->ra_buf + (off - f->ra_off), n);
+    f->last_read_end = off + n;
+    maybe_prefetch_locked(f, off + n, fsize);
+    return true;
 }
 
 ssize_t read_path_pread(cfs_file *f, void *buf, size_t size, uint64_t off)
@@ -184,9 +269,7 @@ ssize_t read_path_pread(cfs_file *f, void *buf, size_t size, uint64_t off)
     size_t ra = f->fs->opt.readahead_bytes;
 
     pthread_mutex_lock(&f->ra_mu);
-    if (f->ra_buf && off >= f->ra_off && off + n <= f->ra_off + f->ra_len) {
-        memcpy(buf, f->ra_buf + (off - f->ra_off), n);
-        f->last_read_end = off + n;
+    if (serve_window_locked(f, buf, n, off, fsize)) {
         pthread_mutex_unlock(&f->ra_mu);
         return (ssize_t)n;
     }
@@ -195,6 +278,7 @@ ssize_t read_path_pread(cfs_file *f, void *buf, size_t size, uint64_t off)
         uint64_t win = fsize - off < ra ? fsize - off : ra;
         uint8_t *nb = malloc(win);
         if (nb) {
+            prefetch_discard_locked(f);
             int rc = read_direct(f, nb, win, off);
             if (rc < 0) {
                 free(nb);
@@ -205,10 +289,9 @@ ssize_t read_path_pread(cfs_file *f, void *buf, size_t size, uint64_t off)
             f->ra_buf = nb;
             f->ra_off = off;
             f->ra_len = win;
-            memcpy(buf, nb, n);
-            f->last_read_end = off + n;
+            bool ok = serve_window_locked(f, buf, n, off, fsize);
             pthread_mutex_unlock(&f->ra_mu);
-            return (ssize_t)n;
+            return ok ? (ssize_t)n : -EIO;
         }
     }
     f->last_read_end = off + n;

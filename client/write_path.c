@@ -182,8 +182,13 @@ static int commit_chunks(cfs_file *f, pending_commit **pcs, size_t n, uint64_t s
     req.commit_write = &op;
     Chunkfs__MetaResponse *resp = NULL;
     int rc = meta_call(f->fs, &f->cred, &req, &resp);
-    if (rc == 0 && resp->result_case == CHUNKFS__META_RESPONSE__RESULT_ATTR && resp->attr)
-        attr_from_pb(resp->attr, &f->attr);
+    if (rc == 0 && resp->result_case == CHUNKFS__META_RESPONSE__RESULT_ATTR && resp->attr) {
+        cfs_attr a;
+        attr_from_pb(resp->attr, &a);
+        pthread_mutex_lock(&f->mu);
+        f->attr = a;
+        pthread_mutex_unlock(&f->mu);
+    }
     if (resp) chunkfs__meta_response__free_unpacked(resp, NULL);
     free(cc);
     free(ccp);

@@ -8,6 +8,6 @@ cluster_setup
 start_cluster -s 1M -g 3 || exit 1
 wait_healthy 60 || exit 1
 for seed in 1 2; do
-    "$CHUNKFS_BIN/client_random_io" "$CHUNKFS_META" "/random$seed.bin" "$seed" 250 || exit 1
+    "$CHUNKFS_BIN/client_random_io" "$CHUNKFS_META" "/random$seed.bin" "$seed" 150 || exit 1
 done
 echo "PASS"
