@@ -1,8 +1,9 @@
 /* Process test of raft_node over the real WAL, snapshots and transport: three raft_kv_server
  * processes on 127.0.0.1, a writer putting keys continuously, kill -9 of the leader, a new
  * leader, no acknowledged write lost, the killed node restarted and caught up (by log or by
- * snapshot: snapshots are taken every 100 entries); then all three killed and restarted and
- * every acknowledged write still there. */
+ * snapshot: snapshots are taken every 100 entries), a frozen leader (SIGSTOP) replaced and
+ * stepping down when it wakes; then all three killed and restarted and every acknowledged
+ * write still there. */
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -312,6 +313,40 @@ START_TEST(three_nodes_survive_leader_kill_and_full_restart)
     unsigned long long commit = status_field(st, "commit");
     ck_assert_msg(wait_applied(leader, commit, 30000), "restarted node %d did not catch up to %llu",
                   leader + 1, commit);
+
+    /* A leader that freezes (SIGSTOP: a long pause, or a partition) is replaced while writes
+     * go on; once it wakes up it steps down and follows, and nothing acknowledged is lost. */
+    int frozen = wait_leader(20000);
+    ck_assert_int_ge(frozen, 0);
+    int before_freeze = atomic_load(&g_acked);
+    ck_assert_int_eq(kill(g_pids[frozen], SIGSTOP), 0);
+    int other = -1;
+    int64_t deadline = cfs_mono_ms() + 20000;
+    while (other < 0 && cfs_mono_ms() < deadline) {
+        for (int i = 0; i < 3 && other < 0; i++)
+            if (i != frozen && call(i, "/chunkfs.KV/Status", "", st, sizeof st) == 0 &&
+                strstr(st, " leader=1 "))
+                other = i;
+        cfs_sleep_ms(50);
+    }
+    ck_assert_msg(other >= 0, "no new leader while node %d is frozen", frozen + 1);
+    ck_assert_msg(wait_acked(before_freeze + 100, 30000), "writes stalled while node %d froze",
+                  frozen + 1);
+    ck_assert_int_eq(kill(g_pids[frozen], SIGCONT), 0);
+    deadline = cfs_mono_ms() + 20000;
+    bool stepped_down = false;
+    while (!stepped_down && cfs_mono_ms() < deadline) {
+        stepped_down = call(frozen, "/chunkfs.KV/Status", "", st, sizeof st) == 0 &&
+                       strstr(st, " leader=0 ") != NULL;
+        if (!stepped_down) cfs_sleep_ms(50);
+    }
+    ck_assert_msg(stepped_down, "woken node %d still claims leadership: %s", frozen + 1, st);
+    next = wait_leader(20000);
+    ck_assert_int_ge(next, 0);
+    ck_assert_int_eq(call(next, "/chunkfs.KV/Status", "", st, sizeof st), 0);
+    commit = status_field(st, "commit");
+    ck_assert_msg(wait_applied(frozen, commit, 30000), "woken node %d did not catch up to %llu",
+                  frozen + 1, commit);
     int acked_now = atomic_load(&g_acked);
     atomic_store(&g_stop_writer, true);
     pthread_join(writer, NULL);
