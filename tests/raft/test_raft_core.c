@@ -609,6 +609,48 @@ START_TEST(test_read_index_needs_quorum)
 }
 END_TEST
 
+/* Delivers queued messages except AppendEntries (and their responses), once. */
+static void deliver_except_appends(void)
+{
+    for (uint64_t id = 1; id <= H_MAXN; id++)
+        h_ready(&C, id);
+    raft_msg *q = C.q;
+    size_t n = C.nq;
+    C.q = NULL;
+    C.nq = C.capq = 0;
+    for (size_t k = 0; k < n; k++) {
+        if (q[k].type != RAFT_MSG_APP && q[k].type != RAFT_MSG_APP_RESP)
+            raft_step(C.nodes[q[k].to], &q[k]);
+        h_msg_free(&q[k]);
+    }
+    free(q);
+}
+
+START_TEST(test_read_index_waits_for_commit_in_term)
+{
+    h_init(&C, 3, 3, NULL);
+    h_stabilize(&C);
+    raft_campaign(C.nodes[1]);
+    for (int i = 0; i < 5; i++)
+        deliver_except_appends();
+    ck_assert_uint_eq(raft_get_role(C.nodes[1]), RAFT_LEADER);
+    uint64_t noop = raft_get_last_index(C.nodes[1]);
+    ck_assert_uint_lt(raft_get_committed(C.nodes[1]), noop);
+    ck_assert_int_eq(raft_read_index(C.nodes[1], 11), 0);
+    /* heartbeats flow but the leader has not committed its no-op: no answer yet */
+    for (int i = 0; i < 3; i++) {
+        raft_tick(C.nodes[1]);
+        deliver_except_appends();
+    }
+    ck_assert_int_eq(C.nrs[1], 0);
+    h_stabilize(&C);
+    ck_assert_int_eq(C.nrs[1], 1);
+    ck_assert_uint_eq(C.rs[1][0].ctx, 11);
+    ck_assert_uint_ge(C.rs[1][0].index, noop);
+    h_free(&C);
+}
+END_TEST
+
 START_TEST(test_read_index_fails_when_leadership_lost)
 {
     raft_config cfg = h_config(0);
@@ -790,6 +832,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_transfer_leadership);
     tcase_add_test(tc, test_transfer_aborts_after_election_timeout);
     tcase_add_test(tc, test_read_index_needs_quorum);
+    tcase_add_test(tc, test_read_index_waits_for_commit_in_term);
     tcase_add_test(tc, test_read_index_fails_when_leadership_lost);
     tcase_add_test(tc, test_bad_messages_change_nothing);
     tcase_add_test(tc, test_bad_create_and_api_args);
