@@ -187,6 +187,7 @@ static int cmp_cref(const void *a, const void *b)
 
 int mf_cidx_sort(struct mf_cindex *x)
 {
+    if (x->n < 2) return 0;
     qsort(x->a, x->n, sizeof(*x->a), cmp_cref);
     for (size_t i = 1; i < x->n; i++)
         if (x->a[i - 1].id == x->a[i].id) return -EINVAL;

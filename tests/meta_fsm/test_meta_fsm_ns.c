@@ -331,6 +331,51 @@ START_TEST(t_bad_format)
 }
 END_TEST
 
+static Chunkfs__MetaResponse *read_op(Chunkfs__MetaRequest *req)
+{
+    Chunkfs__MetaResponse *r = th_run(req);
+    ck_assert_ptr_nonnull(r);
+    return r;
+}
+
+START_TEST(t_misc_reads_and_limits)
+{
+    uint64_t d, f, s;
+    ck_assert_int_eq(th_mkdir(ROOT, "d", 0755, &d), 0);
+    ck_assert_int_eq(th_create(d, "f", 0644, &f), 0);
+    ck_assert_int_eq(th_symlink(d, "s", "f", &s), 0);
+    /* statfs counts inodes and reports the chunk size */
+    Chunkfs__StatfsReq sr = CHUNKFS__STATFS_REQ__INIT;
+    Chunkfs__MetaRequest req = CHUNKFS__META_REQUEST__INIT;
+    req.op_case = CHUNKFS__META_REQUEST__OP_STATFS;
+    req.statfs = &sr;
+    Chunkfs__MetaResponse *r = read_op(&req);
+    ck_assert_int_eq(r->err, 0);
+    ck_assert_uint_eq(r->statfs->files, 4);
+    ck_assert_uint_eq(r->statfs->chunk_size, META_FSM_DEFAULT_CHUNK_SIZE);
+    chunkfs__meta_response__free_unpacked(r, NULL);
+    /* file_info of a file without chunks; of a directory */
+    Chunkfs__FileInfoReq fi = CHUNKFS__FILE_INFO_REQ__INIT;
+    fi.ino = f;
+    req.op_case = CHUNKFS__META_REQUEST__OP_FILE_INFO;
+    req.file_info = &fi;
+    r = read_op(&req);
+    ck_assert_int_eq(r->err, 0);
+    ck_assert_uint_eq(r->chunks->n_chunks, 0);
+    chunkfs__meta_response__free_unpacked(r, NULL);
+    fi.ino = d;
+    r = read_op(&req);
+    ck_assert_int_eq(r->err, -EISDIR);
+    chunkfs__meta_response__free_unpacked(r, NULL);
+    /* opens: symlinks are never opened, directories only for reading */
+    ck_assert_int_eq(th_open(s, O_RDONLY, NULL), -ELOOP);
+    ck_assert_int_eq(th_open(d, O_RDONLY, NULL), 0);
+    ck_assert_int_eq(th_open(d, O_RDONLY | O_TRUNC, NULL), -EISDIR);
+    ck_assert_int_eq(th_open(f, O_ACCMODE, NULL), -EINVAL);
+    ck_assert_int_eq(th_open(999, O_RDONLY, NULL), -ENOENT);
+}
+END_TEST
+
 Suite *ns_suite(void)
 {
     Suite *s = suite_create("meta_fsm_ns");
@@ -345,6 +390,7 @@ Suite *ns_suite(void)
     tcase_add_test(tc, t_setattr_size_times);
     tcase_add_test(tc, t_goal_and_format);
     tcase_add_test(tc, t_bad_format);
+    tcase_add_test(tc, t_misc_reads_and_limits);
     suite_add_tcase(s, tc);
     return s;
 }
