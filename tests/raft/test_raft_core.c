@@ -572,6 +572,31 @@ START_TEST(test_transfer_leadership)
 }
 END_TEST
 
+START_TEST(test_transfer_bypasses_leader_lease)
+{
+    /* With check-quorum and PreVote, voters ignore campaigns while they hear from a leader;
+     * a transfer's campaign is marked and must still win, without a PreVote round. */
+    raft_config cfg = h_config(0);
+    cfg.check_quorum = true;
+    cfg.pre_vote = true;
+    h_init(&C, 3, 3, &cfg);
+    h_stabilize(&C);
+    elect(1);
+    uint64_t term = raft_get_term(C.nodes[1]);
+    ck_assert_int_eq(raft_transfer_leader(C.nodes[1], 2), 0);
+    h_stabilize(&C);
+    ck_assert_uint_eq(h_leader(&C), 2);
+    ck_assert_uint_eq(raft_get_term(C.nodes[2]), term + 1);
+    ck_assert_uint_eq(raft_get_leader(C.nodes[3]), 2);
+    /* an unmarked campaign by 3 right after is ignored: 2 stays leader in the same term */
+    raft_campaign(C.nodes[3]);
+    h_stabilize(&C);
+    ck_assert_uint_eq(h_leader(&C), 2);
+    ck_assert_uint_eq(raft_get_term(C.nodes[2]), term + 1);
+    h_free(&C);
+}
+END_TEST
+
 START_TEST(test_transfer_aborts_after_election_timeout)
 {
     h_init(&C, 3, 3, NULL);
@@ -830,6 +855,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_add_learner_then_promote_then_remove);
     tcase_add_test(tc, test_new_leader_waits_before_conf_change);
     tcase_add_test(tc, test_transfer_leadership);
+    tcase_add_test(tc, test_transfer_bypasses_leader_lease);
     tcase_add_test(tc, test_transfer_aborts_after_election_timeout);
     tcase_add_test(tc, test_read_index_needs_quorum);
     tcase_add_test(tc, test_read_index_waits_for_commit_in_term);
