@@ -170,14 +170,21 @@ static int alloc_targets(meta_server *ms, const Chunkfs__MetaRequest *req, reg_l
     if (!leader) {
         rc = -CFS_ENOTLEADER;
     } else if (frc == 0) {
+        /* Holders known from reports, plus the servers of the last allocation (the client
+         * may have just written them, before their heartbeat reported it). */
+        uint64_t cand[2 * MAX_REPLICAS];
+        size_t nc = 0;
         reg_replica reps[MAX_REPLICAS];
         size_t nr = registry_replicas(ms->reg, ref.chunk_id, reps, MAX_REPLICAS);
         if (nr > MAX_REPLICAS) nr = MAX_REPLICAS;
-        for (size_t i = 0; i < nr; i++) {
+        for (size_t i = 0; i < nr; i++)
+            if (reps[i].version <= ref.version) cand[nc++] = reps[i].server_id;
+        nc += registry_get_intent(ms->reg, ref.chunk_id, cand + nc, MAX_REPLICAS);
+        for (size_t i = 0; i < nc && *n < MAX_REPLICAS; i++) {
             reg_server_info si;
-            if (reps[i].version > ref.version ||
-                id_listed(reps[i].server_id, a->exclude_servers, a->n_exclude_servers) ||
-                registry_get_server(ms->reg, reps[i].server_id, &si) != 0 || !si.alive)
+            if (id_listed(cand[i], a->exclude_servers, a->n_exclude_servers) ||
+                id_listed(cand[i], cand, i) /* duplicate */ ||
+                registry_get_server(ms->reg, cand[i], &si) != 0 || !si.alive)
                 continue;
             t[*n].server_id = si.id;
             memcpy(t[*n].address, si.address, sizeof(si.address));
@@ -215,6 +222,17 @@ static int alloc_targets(meta_server *ms, const Chunkfs__MetaRequest *req, reg_l
     return rc;
 }
 
+/* Remembers which servers an alloc_chunk handed out (see registry_set_intent). */
+static void remember_intent(meta_server *ms, const Chunkfs__ChunkInfo *ci)
+{
+    uint64_t ids[REG_INTENT_MAX];
+    size_t n = 0;
+    for (size_t i = 0; i < ci->n_replicas && n < REG_INTENT_MAX; i++)
+        ids[n++] = ci->replicas[i]->server_id;
+    if (ms_soft_enter(ms, ms_role_now(ms))) registry_set_intent(ms->reg, ci->chunk_id, ids, n);
+    pthread_mutex_unlock(&ms->soft_lock);
+}
+
 static int serve_mutation(meta_server *ms, const Chunkfs__MetaRequest *req, uint8_t **out,
                           size_t *len)
 {
@@ -235,6 +253,8 @@ static int serve_mutation(meta_server *ms, const Chunkfs__MetaRequest *req, uint
     free(cmd);
     if (rc) return reply_raft_err(ms, rc, out, len);
     if (!resp) return reply_err(-EIO, "apply produced no response", out, len);
+    if (n_targets && resp->err == 0 && resp->chunks && resp->chunks->n_chunks == 1)
+        remember_intent(ms, resp->chunks->chunks[0]);
     rc = pack_resp(resp, out, len);
     chunkfs__meta_response__free_unpacked(resp, NULL);
     return rc;

@@ -19,8 +19,16 @@ typedef struct chunk_entry {
     struct chunk_entry *next;
 } chunk_entry;
 
+typedef struct intent {
+    uint64_t chunk_id; /* 0 = free slot */
+    uint32_t n;
+    uint64_t ids[REG_INTENT_MAX];
+} intent;
+
 struct registry {
     int64_t dead_timeout_ms;
+    intent *intents; /* REG_INTENTS slots, a FIFO ring */
+    size_t intent_next;
     server **servers;
     size_t n_servers, cap_servers;
     chunk_entry **buckets;
@@ -41,7 +49,10 @@ registry *registry_create(int64_t dead_timeout_ms)
     r->dead_timeout_ms = dead_timeout_ms;
     r->n_buckets = 1024;
     r->buckets = calloc(r->n_buckets, sizeof(*r->buckets));
-    if (!r->buckets) {
+    r->intents = calloc(REG_INTENTS, sizeof(*r->intents));
+    if (!r->buckets || !r->intents) {
+        free(r->buckets);
+        free(r->intents);
         free(r);
         return NULL;
     }
@@ -70,6 +81,7 @@ void registry_destroy(registry *r)
         }
     }
     free(r->buckets);
+    free(r->intents);
     free(r);
 }
 
@@ -451,4 +463,33 @@ void registry_totals(const registry *r, uint64_t *capacity, uint64_t *used)
     }
     *capacity = c;
     *used = u;
+}
+
+void registry_set_intent(registry *r, uint64_t chunk_id, const uint64_t *ids, size_t n)
+{
+    if (chunk_id == 0) return;
+    if (n > REG_INTENT_MAX) n = REG_INTENT_MAX;
+    intent *slot = NULL;
+    for (size_t i = 0; i < REG_INTENTS && !slot; i++)
+        if (r->intents[i].chunk_id == chunk_id) slot = &r->intents[i];
+    if (!slot) {
+        slot = &r->intents[r->intent_next];
+        r->intent_next = (r->intent_next + 1) % REG_INTENTS;
+    }
+    slot->chunk_id = chunk_id;
+    slot->n = (uint32_t)n;
+    memcpy(slot->ids, ids, n * sizeof(*ids));
+}
+
+size_t registry_get_intent(const registry *r, uint64_t chunk_id, uint64_t *ids, size_t max)
+{
+    if (chunk_id == 0) return 0;
+    for (size_t i = 0; i < REG_INTENTS; i++) {
+        const intent *it = &r->intents[i];
+        if (it->chunk_id != chunk_id) continue;
+        size_t n = it->n < max ? it->n : max;
+        memcpy(ids, it->ids, n * sizeof(*ids));
+        return n;
+    }
+    return 0;
 }

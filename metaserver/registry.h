@@ -118,6 +118,17 @@ size_t registry_take_deletes(registry *r, uint64_t server, reg_delete *out, size
 /* Number of deletes queued for server. */
 size_t registry_pending_deletes(const registry *r, uint64_t server);
 
+/* Allocation intents: the servers the leader last handed out for a chunk (alloc_chunk).
+ * A client that loses a replica first lands its data on the survivors and then asks for a
+ * version bump at once, before their next heartbeat reports the chunk: the bump's targets
+ * come from the intent as well as from reports. A bounded FIFO (REG_INTENTS entries); a
+ * chunk's newer intent replaces its older one. */
+#define REG_INTENTS 4096
+#define REG_INTENT_MAX 8
+void registry_set_intent(registry *r, uint64_t chunk_id, const uint64_t *ids, size_t n);
+/* Copies the chunk's intent (up to max ids) and returns how many; 0 when none. */
+size_t registry_get_intent(const registry *r, uint64_t chunk_id, uint64_t *ids, size_t max);
+
 /* Totals over live servers (statfs). */
 void registry_totals(const registry *r, uint64_t *capacity, uint64_t *used);
 

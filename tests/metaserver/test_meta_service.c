@@ -569,6 +569,46 @@ START_TEST(dead_server_and_lease_recovery)
 }
 END_TEST
 
+START_TEST(bump_before_report_uses_last_allocation)
+{
+    uint64_t d = make_dir("d");
+    uint64_t a, b, c;
+    ck_assert_int_eq(reg("svc-test", "127.0.0.1:9301", "", 0, &a), 0);
+    ck_assert_int_eq(reg("svc-test", "127.0.0.1:9302", "", 0, &b), 0);
+    ck_assert_int_eq(reg("svc-test", "127.0.0.1:9303", "", 0, &c), 0);
+    uint64_t lease, ino = create_for_write(d, "f", 4, &lease);
+    Chunkfs__MetaResponse *keep;
+    Chunkfs__ChunkInfo *ci = alloc(ino, lease, 0, 4, &keep);
+    ck_assert_uint_eq(ci->n_replicas, 2);
+    uint64_t t0 = ci->replicas[0]->server_id, t1 = ci->replicas[1]->server_id;
+    chunkfs__meta_response__free_unpacked(keep, NULL);
+    /* t1 failed; nothing reported yet: the bump keeps t0 from the last allocation */
+    Chunkfs__MetaRequest q = CHUNKFS__META_REQUEST__INIT;
+    Chunkfs__AllocChunkReq ar = CHUNKFS__ALLOC_CHUNK_REQ__INIT;
+    ar.ino = ino;
+    ar.lease_id = lease;
+    ar.index = 0;
+    ar.n_exclude_servers = 1;
+    ar.exclude_servers = &t1;
+    q.op_case = CHUNKFS__META_REQUEST__OP_ALLOC_CHUNK;
+    q.alloc_chunk = &ar;
+    Chunkfs__MetaResponse *r = meta_as(&q, 0, 4);
+    ck_assert_int_eq(r->err, 0);
+    ci = r->chunks->chunks[0];
+    ck_assert_uint_eq(ci->version, 2);
+    ck_assert_uint_eq(ci->base_version, 1);
+    ck_assert_uint_eq(ci->n_replicas, 1);
+    ck_assert_uint_eq(ci->replicas[0]->server_id, t0);
+    chunkfs__meta_response__free_unpacked(r, NULL);
+    /* excluding the last one too: no servers (nothing changes) */
+    ar.exclude_servers = &t0;
+    r = meta_as(&q, 0, 4);
+    ck_assert_int_eq(r->err, -CFS_ENOSERVERS);
+    chunkfs__meta_response__free_unpacked(r, NULL);
+    (void)c;
+}
+END_TEST
+
 START_TEST(malformed_requests)
 {
     (void)make_dir("d");
@@ -616,6 +656,7 @@ int main(void)
     tcase_add_test(tc, register_place_locate_status);
     tcase_add_test(tc, orphan_stale_and_deleted_replicas);
     tcase_add_test(tc, dead_server_and_lease_recovery);
+    tcase_add_test(tc, bump_before_report_uses_last_allocation);
     tcase_add_test(tc, malformed_requests);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);

@@ -180,6 +180,30 @@ START_TEST(candidates_draining_and_allocation_estimate)
 }
 END_TEST
 
+START_TEST(allocation_intents)
+{
+    registry *r = three_servers();
+    uint64_t ids[REG_INTENT_MAX + 2] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10}, out[REG_INTENT_MAX];
+    ck_assert_uint_eq(registry_get_intent(r, 5, out, REG_INTENT_MAX), 0);
+    registry_set_intent(r, 5, ids, 3);
+    ck_assert_uint_eq(registry_get_intent(r, 5, out, REG_INTENT_MAX), 3);
+    ck_assert_uint_eq(out[2], 3);
+    ck_assert_uint_eq(registry_get_intent(r, 5, out, 2), 2);
+    /* a newer intent replaces the older one; at most REG_INTENT_MAX ids are kept */
+    registry_set_intent(r, 5, ids + 1, REG_INTENT_MAX + 1);
+    ck_assert_uint_eq(registry_get_intent(r, 5, out, REG_INTENT_MAX), REG_INTENT_MAX);
+    ck_assert_uint_eq(out[0], 2);
+    registry_set_intent(r, 0, ids, 1); /* ignored */
+    ck_assert_uint_eq(registry_get_intent(r, 0, out, REG_INTENT_MAX), 0);
+    /* FIFO: after REG_INTENTS other chunks, chunk 5's intent is gone; recent ones stay */
+    for (uint64_t c = 100; c < 100 + REG_INTENTS; c++)
+        registry_set_intent(r, c, ids, 2);
+    ck_assert_uint_eq(registry_get_intent(r, 5, out, REG_INTENT_MAX), 0);
+    ck_assert_uint_eq(registry_get_intent(r, 100 + REG_INTENTS - 1, out, REG_INTENT_MAX), 2);
+    registry_destroy(r);
+}
+END_TEST
+
 static void count_cb(void *arg, uint64_t chunk_id, const reg_replica *rep)
 {
     (void)chunk_id;
@@ -219,6 +243,7 @@ int main(void)
     tcase_add_test(tc, delete_queue);
     tcase_add_test(tc, candidates_draining_and_allocation_estimate);
     tcase_add_test(tc, many_chunks_grow_and_forget);
+    tcase_add_test(tc, allocation_intents);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
