@@ -6,6 +6,7 @@
  * the exit status of the command tells whether mounting worked (mount(8) relies on that). */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -238,7 +239,8 @@ int main(int argc, char **argv)
             goto out_signals;
         }
         fuse_loop_cfg_set_clone_fd(lc, (unsigned)copts.clone_fd);
-        fuse_loop_cfg_set_idle_threads(lc, copts.max_idle_threads);
+        if (copts.max_idle_threads != UINT_MAX)
+            fuse_loop_cfg_set_idle_threads(lc, copts.max_idle_threads);
         fuse_loop_cfg_set_max_threads(lc, copts.max_threads);
         ret = fuse_session_loop_mt(m.se, lc);
         fuse_loop_cfg_destroy(lc);

@@ -172,7 +172,7 @@ fc_umount() {
     local dir=$1 i
     fusermount3 -u "$dir" || fc_fail "fusermount3 -u $dir"
     for i in "${!FC_MOUNTS[@]}"; do
-        if [ "${FC_MOUNTS[$i]}" = "$dir" ]; then
+        if [ "${FC_MOUNTS[$i]}" = "$dir" ] && [ -n "${FC_MOUNT_PIDS[$i]}" ]; then
             local pid=${FC_MOUNT_PIDS[$i]}
             fc_wait_until 30 bash -c "! kill -0 $pid" || fc_fail "daemon of $dir did not exit"
             wait "$pid" || fc_fail "daemon of $dir exited with status $?"

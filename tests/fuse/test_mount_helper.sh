@@ -1,0 +1,40 @@
+# mount.chunkfs as mount(8) calls it: fstab-only options dropped, the daemon detaches and
+# the exit status is the mount's; a bad cluster address fails the mount with an error.
+. "$(dirname "$0")/fuse_cluster.sh"
+fc_require_fuse
+fc_init
+fc_start_meta 1
+fc_start_chunk 1
+MNT="$FC_DIR/mnt"
+mkdir -p "$MNT"
+daemon_pid() { # our own daemon, found by its unique mount point argument
+    local p
+    for p in /proc/[0-9]*; do
+        if tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -q "chunkfs-mount .*$MNT"; then
+            echo "${p#/proc/}"
+            return 0
+        fi
+    done
+    return 1
+}
+"$CHUNKFS_BIN/mount.chunkfs" "$FC_META" "$MNT" -f -o allow_other,_netdev,noauto 2>"$FC_DIR/fake.out" ||
+    fc_fail "fake mount failed"
+grep -q -- "-o allow_other $FC_META $MNT" "$FC_DIR/fake.out" || fc_fail "fake mount printed $(cat "$FC_DIR/fake.out")"
+grep -qs " $MNT fuse" /proc/mounts && fc_fail "fake mount mounted"
+"$CHUNKFS_BIN/mount.chunkfs" "$FC_META" "$MNT" -o allow_other,_netdev,noauto,defaults,log_file="$FC_DIR/helper.log" ||
+    fc_fail "mount.chunkfs failed"
+grep -qs " $MNT fuse.chunkfs" /proc/mounts || fc_fail "not mounted as fuse.chunkfs"
+pid=$(daemon_pid) || fc_fail "daemon not found"
+FC_MOUNT_PIDS+=("$pid")
+echo "through the helper" >"$MNT/hello" || fc_fail "write"
+[ "$(cat "$MNT/hello")" = "through the helper" ] || fc_fail "read back"
+fusermount3 -u "$MNT" || fc_fail "fusermount3 -u"
+fc_wait_until 30 bash -c "! kill -0 $pid" || fc_fail "daemon did not exit after unmount"
+# A cluster that does not answer: the mount command fails (after op_timeout_ms), nothing mounted.
+port=$(fc_free_port)
+if "$CHUNKFS_BIN/mount.chunkfs" "127.0.0.1:$port" "$MNT" -o op_timeout_ms=1500 2>"$FC_DIR/bad.out"; then
+    fc_fail "mount of a dead cluster succeeded"
+fi
+grep -qs " $MNT fuse" /proc/mounts && fc_fail "dead cluster got mounted"
+grep -q "does not answer" "$FC_DIR/bad.out" || fc_fail "no clear error: $(cat "$FC_DIR/bad.out")"
+fc_log "PASS"
