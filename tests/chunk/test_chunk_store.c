@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "chunkserver/chunk_store.h"
+#include "chunkserver/scrubber.h"
 #include "common/errors.h"
 
 #define DIRLEN 1024 /* data dir names; derived paths get PATH_MAX */
@@ -557,6 +558,46 @@ START_TEST(test_import_invisible_until_done)
 }
 END_TEST
 
+/* The scrubber finds a flipped byte nobody reads, quarantines that replica, reports it, and
+ * leaves the healthy one alone. */
+START_TEST(test_scrubber_finds_corruption)
+{
+    make_root();
+    char dir[DIRLEN], path[PATH_MAX];
+    sub_dir(dir, "d0");
+    chunk_store *cs = open_one(dir);
+    struct events ev = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    chunk_store_set_listener(cs, on_event, &ev);
+    write_chunk(cs, 51, 1, 3u << 20, 51);
+    write_chunk(cs, 52, 1, 1u << 20, 52);
+    ck_assert_int_eq(chunk_store_path(cs, 51, path, sizeof path), 0);
+    int fd = open(path, O_RDWR);
+    uint8_t b = 0;
+    ck_assert_int_eq(pread(fd, &b, 1, CHUNK_DATA_OFF + (2u << 20) + 99), 1);
+    b ^= 0x80;
+    ck_assert_int_eq(pwrite(fd, &b, 1, CHUNK_DATA_OFF + (2u << 20) + 99), 1);
+    close(fd);
+    struct scrubber_opts so = {.store = cs, .rate_mib_s = 64, .pass_interval_ms = 50};
+    scrubber *sc = NULL;
+    ck_assert_int_eq(scrubber_start(&so, &sc), 0);
+    struct scrubber_stats st = {0};
+    for (int i = 0; i < 500 && (st.corrupt == 0 || st.passes < 2); i++) {
+        usleep(20000);
+        scrubber_get_stats(sc, &st);
+    }
+    scrubber_stop(sc);
+    ck_assert_uint_eq(st.corrupt, 1);
+    ck_assert_uint_ge(st.passes, 2);
+    ck_assert_int_eq(ev.corrupt, 1);
+    ck_assert_uint_eq(ev.last_corrupt, 51);
+    struct chunk_replica_info inf;
+    ck_assert_int_eq(chunk_store_info(cs, 51, &inf), -ENOENT);
+    expect_chunk(cs, 52, 1, 1u << 20, 52);
+    chunk_store_close(cs);
+    remove_root();
+}
+END_TEST
+
 struct thr_arg {
     chunk_store *cs;
     uint64_t id;
@@ -622,6 +663,7 @@ int main(void)
     tcase_add_test(tc, test_disk_full_loses_nothing);
     tcase_add_test(tc, test_concurrent_writers);
     tcase_add_test(tc, test_import_invisible_until_done);
+    tcase_add_test(tc, test_scrubber_finds_corruption);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
