@@ -79,6 +79,7 @@ struct raft {
     raft_hard_state prev_hs;
     raft_soft_state prev_ss;
     bool ready_out;
+    bool bcast_pending;      /* leader: appends to send when the next ready is drained */
     uint64_t restores;       /* snapshots installed from a leader, ever */
     uint64_t ready_restores; /* value of `restores` when the outstanding ready was made */
 };
@@ -644,8 +645,27 @@ static bool maybe_commit(raft *r)
  * itself was removed from the membership. */
 static void after_commit(raft *r)
 {
-    bcast_append(r);
-    if (r->role == RAFT_LEADER && !is_voter(r, r->id)) become_follower(r, r->term, 0);
+    if (r->role == RAFT_LEADER && !is_voter(r, r->id)) {
+        bcast_append(r); /* tell the others before stepping down */
+        become_follower(r, r->term, 0);
+        return;
+    }
+    r->bcast_pending = true;
+}
+
+/* Sends the appends deferred since the last ready: all proposals and commit advances made
+ * meanwhile travel in as few messages per follower as the batch limits allow. */
+static void flush_bcast(raft *r)
+{
+    if (!r->bcast_pending) return;
+    r->bcast_pending = false;
+    if (r->role != RAFT_LEADER) return;
+    for (int i = 0; i < r->n_prs; i++) {
+        raft_progress *pr = &r->prs[i];
+        if (pr->id == r->id || !maybe_send_append(r, pr, true)) continue;
+        while (pr->state == RAFT_PR_REPLICATE && maybe_send_append(r, pr, false)) {
+        }
+    }
 }
 
 /* ---------------------------------------------------------------- follower handlers */
@@ -1122,7 +1142,7 @@ static int append_local(raft *r, uint32_t type, const uint8_t *data, size_t len,
     if (rc < 0) return rc;
     if (index) *index = e.index;
     if (term) *term = e.term;
-    bcast_append(r);
+    r->bcast_pending = true;
     return 0;
 }
 
@@ -1279,13 +1299,15 @@ bool raft_has_ready(const raft *r)
     return ss.leader != r->prev_ss.leader || ss.role != r->prev_ss.role ||
            hs.term != r->prev_hs.term || hs.vote != r->prev_hs.vote ||
            hs.commit != r->prev_hs.commit || r->log.stable < last_index(r) ||
-           r->log.committed > r->log.applied || r->n_msgs > 0 || r->n_rs > 0 || r->snap_unhanded;
+           r->log.committed > r->log.applied || r->n_msgs > 0 || r->n_rs > 0 || r->snap_unhanded ||
+           (r->bcast_pending && r->role == RAFT_LEADER);
 }
 
 int raft_get_ready(raft *r, raft_ready *rd)
 {
     if (r->ready_out) return -EBUSY; /* rd is left untouched: it may be the outstanding one */
     memset(rd, 0, sizeof(*rd));
+    flush_bcast(r);
     if (r->snap_unhanded) {
         rd->snapshot = calloc(1, sizeof(raft_snapshot));
         if (rd->snapshot == NULL) goto oom;
