@@ -216,7 +216,8 @@ int raft_step(raft *r, const raft_msg *m);
 void raft_campaign(raft *r);
 
 /* Appends a NORMAL entry (data copied). On success *index and *term identify it: the proposal
- * succeeded iff an entry with that index AND term is later applied.
+ * succeeded iff an entry with that index AND term is later applied. It goes out to the
+ * followers with the next ready (proposals made meanwhile are batched together).
  * -CFS_ENOTLEADER (not leader), -EBUSY (leadership transfer in progress), -EINVAL. */
 int raft_propose(raft *r, const uint8_t *data, size_t len, uint64_t *index, uint64_t *term);
 
