@@ -150,18 +150,28 @@ ssize_t chunk_client_read(const char *addr, uint64_t chunk_id, uint64_t version,
     return status < 0 ? status : total;
 }
 
-/* Unary ChunkService call returning ChunkResp. */
+/* Unary ChunkService call returning ChunkResp. Every unary ChunkService call is idempotent
+ * (Info, Delete, SetVersion, Replicate), so connection failures are retried a few times with
+ * backoff (rpc_unary_retry): a just-started peer may refuse the first connection. */
+#define CHUNK_CALL_ATTEMPTS 5
+
 static int chunk_call(const char *addr, const char *method, const ProtobufCMessage *req,
                       int timeout_ms, uint64_t *version, uint64_t *length)
 {
-    ProtobufCMessage *out = NULL;
-    int rc = rpc_unary_pb(addr, method, req, &chunkfs__chunk_resp__descriptor, timeout_ms, &out);
+    uint8_t *buf = NULL, *out = NULL;
+    size_t len = 0, olen = 0;
+    int rc = rpc_pack(req, &buf, &len);
     if (rc < 0) return rc;
-    Chunkfs__ChunkResp *resp = (Chunkfs__ChunkResp *)out;
+    rc = rpc_unary_retry(addr, method, buf, len, timeout_ms, CHUNK_CALL_ATTEMPTS, &out, &olen);
+    free(buf);
+    if (rc < 0) return rc;
+    Chunkfs__ChunkResp *resp = chunkfs__chunk_resp__unpack(NULL, olen, out);
+    free(out);
+    if (!resp) return -EBADMSG;
     rc = resp->err;
     if (version) *version = resp->version;
     if (length) *length = resp->length;
-    protobuf_c_message_free_unpacked(out, NULL);
+    chunkfs__chunk_resp__free_unpacked(resp, NULL);
     return rc;
 }
 

@@ -369,7 +369,7 @@ int chunk_service_replicate(chunk_service *svc, uint64_t chunk_id, uint64_t vers
         /* Our replica is stale: it is replaced, but only once the source shows it has the
          * wanted version (a bogus request must not cost us the replica we have). */
         uint64_t sv = 0, sl = 0;
-        rc = chunk_client_info(source, chunk_id, svc->opts.replicate_timeout_ms, &sv, &sl);
+        rc = chunk_client_info(source, chunk_id, 5000, &sv, &sl);
         if (rc == 0 && sv != version)
             rc = -CFS_ESTALE_VER;
         if (rc < 0)
