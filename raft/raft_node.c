@@ -35,6 +35,8 @@
 /* Snapshot files kept: the newest plus one to fall back to if the newest turns out corrupt
  * (the WAL keeps entries from the older one on, so the fallback is complete). */
 #define SNAPSHOTS_KEPT 2
+/* Largest proposal: it has to travel in one RaftBatch (with room for the message fields). */
+#define RAFT_NODE_MAX_ENTRY (CFS_RPC_MAX_MESSAGE - 64 * 1024)
 /* A learner counts as caught up when its match index is this close to the leader's log. */
 #define CATCH_UP_SLACK 64
 
@@ -1044,6 +1046,8 @@ static int propose_data(raft_node *n, const void *arg, uint64_t *index, uint64_t
 int raft_node_propose(raft_node *n, const uint8_t *data, size_t len, int timeout_ms, void **result)
 {
     if (result) *result = NULL;
+    /* An entry must fit in one AppendEntries message (and in a WAL record). */
+    if (len > RAFT_NODE_MAX_ENTRY) return -EMSGSIZE;
     if (!enter(n)) return -ECANCELED;
     data_arg d = {data, len};
     int rc = propose_and_wait(n, propose_data, &d, deadline_of(timeout_ms), result);

@@ -198,6 +198,14 @@ START_TEST(restart_restores_state_from_snapshot_and_log)
     ck_assert_uint_ge(st.snapshot_index, 200);
     propose_n(&s, 251, 260);
     ck_assert_uint_eq(s.fsm.crc, expected_crc(260));
+    /* A proposal too big for one message is refused up front and changes nothing. */
+    size_t big = CFS_RPC_MAX_MESSAGE;
+    uint8_t *huge = calloc(1, big);
+    ck_assert_ptr_nonnull(huge);
+    ck_assert_int_eq(raft_node_propose(s.node, huge, big, 5000, NULL), -EMSGSIZE);
+    free(huge);
+    propose_n(&s, 261, 261);
+    ck_assert_uint_eq(s.fsm.count, 261);
     close_single(&s);
 }
 END_TEST
