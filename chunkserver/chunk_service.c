@@ -370,10 +370,8 @@ int chunk_service_replicate(chunk_service *svc, uint64_t chunk_id, uint64_t vers
          * wanted version (a bogus request must not cost us the replica we have). */
         uint64_t sv = 0, sl = 0;
         rc = chunk_client_info(source, chunk_id, 5000, &sv, &sl);
-        if (rc == 0 && sv != version)
-            rc = -CFS_ESTALE_VER;
-        if (rc < 0)
-            return rc;
+        if (rc == 0 && sv != version) rc = -CFS_ESTALE_VER;
+        if (rc < 0) return rc;
         rc = chunk_store_delete(st, chunk_id, inf.version);
         if (rc < 0 && rc != -ENOENT) return rc;
     }
