@@ -810,6 +810,8 @@ static void handle_snapshot(raft *r, const raft_msg *m)
 
 static void handle_append_resp(raft *r, raft_progress *pr, const raft_msg *m)
 {
+    /* Nobody can acknowledge entries we do not have: a corrupt or foreign reply. */
+    if (m->index > last_index(r)) return;
     pr->recent_active = true;
     if (m->reject) {
         uint64_t probe = m->reject_hint;

@@ -749,6 +749,18 @@ START_TEST(test_bad_messages_change_nothing)
     h_stabilize(&C);
     ck_assert_uint_eq(raft_get_last_index(f), last);
     ck_assert_uint_eq(C.snap_index[2], 0);
+    /* the leader ignores an acknowledgement of entries it does not have */
+    raft_status st;
+    raft_get_status(C.nodes[1], &st);
+    uint64_t match2 = 0;
+    for (int i = 0; i < st.n_progress; i++)
+        if (st.progress[i].id == 2) match2 = st.progress[i].match;
+    raft_msg ack = {.type = RAFT_MSG_APP_RESP, .from = 2, .to = 1, .term = term, .index = 1000000};
+    ck_assert_int_eq(raft_step(C.nodes[1], &ack), 0);
+    raft_get_status(C.nodes[1], &st);
+    for (int i = 0; i < st.n_progress; i++)
+        if (st.progress[i].id == 2) ck_assert_uint_eq(st.progress[i].match, match2);
+    ck_assert_uint_eq(st.hs.commit, raft_get_committed(f));
     h_free(&C);
 }
 END_TEST
