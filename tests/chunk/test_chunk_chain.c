@@ -24,6 +24,7 @@
 #include "chunkserver/chunk_file.h"
 #include "common/errors.h"
 #include "common/rpc.h"
+#include "proto/chunkfs.pb-c.h"
 
 #define MiB (1024u * 1024)
 #define TIMEOUT_MS 60000
@@ -354,6 +355,30 @@ START_TEST(test_replicate_delete_info_set_version)
                            &(struct pattern_src){.id = 40, .end = CHUNK_MAX_SIZE + 100ull},
                            TIMEOUT_MS, &res),
         -EINVAL);
+    /* malformed messages: a clear error, the server keeps going */
+    static const uint8_t junk[] = {0xff, 0xff, 0xff, 0xff, 0x0f};
+    uint8_t *out = NULL;
+    size_t olen = 0;
+    ck_assert_int_eq(
+        rpc_unary(b.addr, CHUNK_METHOD_INFO, junk, sizeof junk, TIMEOUT_MS, &out, &olen), 0);
+    Chunkfs__ChunkResp *cr = chunkfs__chunk_resp__unpack(NULL, olen, out);
+    ck_assert_ptr_nonnull(cr);
+    ck_assert_int_eq(cr->err, -EBADMSG);
+    chunkfs__chunk_resp__free_unpacked(cr, NULL);
+    free(out);
+    rpc_stream *st = NULL;
+    ck_assert_int_eq(rpc_stream_open(b.addr, CHUNK_METHOD_WRITE, TIMEOUT_MS, &st), 0);
+    ck_assert_int_eq(rpc_stream_send(st, junk, sizeof junk), 0);
+    rpc_stream_close_send(st);
+    ck_assert_int_eq(rpc_stream_recv(st, &out, &olen), 1);
+    Chunkfs__WriteResp *wr = chunkfs__write_resp__unpack(NULL, olen, out);
+    ck_assert_ptr_nonnull(wr);
+    ck_assert_int_eq(wr->err, -EINVAL);
+    ck_assert_str_eq(wr->failed_address, b.addr);
+    chunkfs__write_resp__free_unpacked(wr, NULL);
+    free(out);
+    rpc_stream_finish(st);
+    rpc_stream_free(st);
     /* the server still works after all that */
     write_simple(b.addr, 41, MiB);
     expect_replica(b.addr, 41, 1, MiB, NULL);
