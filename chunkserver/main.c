@@ -29,7 +29,9 @@ static const cfs_config_def defs[] = {
     {"scrub-rate", CFS_CFG_INT, "8", "scrubber read rate, MiB/s"},
     {"scrub-interval", CFS_CFG_INT, "3600", "seconds between scrubber passes"},
     {"heartbeat-ms", CFS_CFG_INT, "1000", "heartbeat period"},
-    {"threads", CFS_CFG_INT, "16", "RPC handler threads (concurrent calls)"},
+    /* Each chained write holds a handler on every replica while it waits for the next one:
+     * with few handlers, servers forwarding to each other can starve each other. */
+    {"threads", CFS_CFG_INT, "64", "RPC handler threads (concurrent calls)"},
     {"log-level", CFS_CFG_STRING, "info", "debug|info|warn|error"},
     {NULL, 0, NULL, NULL},
 };
