@@ -45,6 +45,7 @@ meta_fsm *meta_fsm_create(void)
     meta_fsm *fsm = calloc(1, sizeof(*fsm));
     if (!fsm) return NULL;
     fsm->chunk_size = META_FSM_DEFAULT_CHUNK_SIZE;
+    fsm->hash_seed = 0x243f6a8885a308d3ull; /* until the shell sets a secret one */
     fsm->next_ino = MF_ROOT_INO;
     fsm->next_chunk_id = 1;
     fsm->next_lease_id = 1;
@@ -56,6 +57,11 @@ meta_fsm *meta_fsm_create(void)
     }
     root->ext->u.dir.parent = MF_ROOT_INO;
     return fsm;
+}
+
+void meta_fsm_set_hash_seed(meta_fsm *fsm, uint64_t seed)
+{
+    fsm->hash_seed = seed;
 }
 
 void meta_fsm_destroy(meta_fsm *fsm)

@@ -60,6 +60,12 @@ typedef struct meta_fsm meta_fsm;
 meta_fsm *meta_fsm_create(void);
 void meta_fsm_destroy(meta_fsm *fsm);
 
+/* Sets the key of the directory trees' balancing hash. The shell should call it once after
+ * create with a random value (from its own entropy source: the fsm draws no random numbers),
+ * so clients cannot choose names that unbalance a directory and make it slow. It changes no
+ * observable state (not part of snapshots or equality) and may be called at any time. */
+void meta_fsm_set_hash_seed(meta_fsm *fsm, uint64_t seed);
+
 /* Applies one committed log entry (packed MetaCommand). Always sets *out to a response (err 0
  * or negative errno; a malformed entry gives err -EINVAL and changes nothing). Returns 0, or
  * -ENOMEM (then *out is NULL and the state may be partially changed: the caller must treat

@@ -1,29 +1,35 @@
 /* Directories: a treap of entries per directory, ordered by name (bytewise), so lookups are
  * O(log n) and readdir pages resume after a name cursor: an entry present for the whole
  * listing is returned exactly once however many entries come and go between pages.
- * Priorities are a hash of the name (no random numbers: the shape is a function of the
- * names, identical on every replica). */
+ * Priorities are a keyed hash of the name (see name_prio); the key only changes the shape,
+ * which no output depends on, so replicas with different keys stay identical. */
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "metaserver/meta_fsm_internal.h"
 
-static uint32_t name_prio(const char *name, size_t len)
+/* Priority of a name: a keyed hash, so names cannot be chosen to unbalance the tree (a
+ * degenerate treap would make lookups linear and the recursive insert/merge/walk deep). The
+ * key is process-local: the shape never shows in any output, only in speed. Recomputed rather
+ * than stored, which keeps dentries in a smaller malloc size class; only inserts and removals
+ * need it (O(log n) hashes of short names). */
+static uint64_t name_prio(uint64_t seed, const char *name, size_t len)
 {
-    /* Recomputed when needed rather than stored: it keeps the dentry in a smaller malloc
-     * size class, and only inserts and removals need it (O(log n) hashes of short names). */
-    uint32_t h = 2166136261u; /* FNV-1a */
+    uint64_t h = seed ^ (0x9e3779b97f4a7c15ull * (len + 1));
     for (size_t i = 0; i < len; i++) {
         h ^= (uint8_t)name[i];
-        h *= 16777619u;
+        h *= 0xff51afd7ed558ccdull;
+        h ^= h >> 29;
     }
-    return h;
+    h ^= seed >> 7;
+    h *= 0xc4ceb9fe1a85ec53ull;
+    return h ^ (h >> 32);
 }
 
-static uint32_t prio(const struct mf_dentry *d)
+static uint64_t prio(uint64_t seed, const struct mf_dentry *d)
 {
-    return name_prio(d->name, d->nlen);
+    return name_prio(seed, d->name, d->nlen);
 }
 
 int mf_name_cmp(const char *a, size_t alen, const char *b, size_t blen)
@@ -60,20 +66,21 @@ static struct mf_dentry *rot_left(struct mf_dentry *t)
     return r;
 }
 
-static struct mf_dentry *insert(struct mf_dentry *t, struct mf_dentry *n)
+static struct mf_dentry *insert(uint64_t seed, struct mf_dentry *t, struct mf_dentry *n)
 {
     if (!t) return n;
     if (mf_name_cmp(n->name, n->nlen, t->name, t->nlen) < 0) {
-        t->l = insert(t->l, n);
-        if (prio(t->l) > prio(t)) t = rot_right(t);
+        t->l = insert(seed, t->l, n);
+        if (prio(seed, t->l) > prio(seed, t)) t = rot_right(t);
     } else {
-        t->r = insert(t->r, n);
-        if (prio(t->r) > prio(t)) t = rot_left(t);
+        t->r = insert(seed, t->r, n);
+        if (prio(seed, t->r) > prio(seed, t)) t = rot_left(t);
     }
     return t;
 }
 
-int mf_dir_add(struct mf_inode *dir, const char *name, size_t nlen, uint64_t ino)
+int mf_dir_add(const meta_fsm *fsm, struct mf_inode *dir, const char *name, size_t nlen,
+               uint64_t ino)
 {
     struct mf_dentry *n = malloc(offsetof(struct mf_dentry, name) + nlen);
     if (!n) return -ENOMEM;
@@ -81,31 +88,32 @@ int mf_dir_add(struct mf_inode *dir, const char *name, size_t nlen, uint64_t ino
     n->ino = ino;
     n->nlen = (uint8_t)nlen;
     memcpy(n->name, name, nlen);
-    dir->ext->u.dir.root = insert(dir->ext->u.dir.root, n);
+    dir->ext->u.dir.root = insert(fsm->hash_seed, dir->ext->u.dir.root, n);
     dir->ext->u.dir.count++;
     return 0;
 }
 
-static struct mf_dentry *merge(struct mf_dentry *a, struct mf_dentry *b)
+static struct mf_dentry *merge(uint64_t seed, struct mf_dentry *a, struct mf_dentry *b)
 {
     if (!a) return b;
     if (!b) return a;
-    if (prio(a) > prio(b)) {
-        a->r = merge(a->r, b);
+    if (prio(seed, a) > prio(seed, b)) {
+        a->r = merge(seed, a->r, b);
         return a;
     }
-    b->l = merge(a, b->l);
+    b->l = merge(seed, a, b->l);
     return b;
 }
 
-struct mf_dentry *mf_dir_remove(struct mf_inode *dir, const char *name, size_t nlen)
+struct mf_dentry *mf_dir_remove(const meta_fsm *fsm, struct mf_inode *dir, const char *name,
+                                size_t nlen)
 {
     struct mf_dentry **link = &dir->ext->u.dir.root;
     while (*link) {
         int c = mf_name_cmp(name, nlen, (*link)->name, (*link)->nlen);
         if (c == 0) {
             struct mf_dentry *d = *link;
-            *link = merge(d->l, d->r);
+            *link = merge(fsm->hash_seed, d->l, d->r);
             d->l = d->r = NULL;
             dir->ext->u.dir.count--;
             return d;

@@ -131,6 +131,7 @@ struct meta_fsm {
     uint64_t next_ino, next_chunk_id, next_lease_id;
     uint64_t n_files, n_dirs, n_symlinks;
     int64_t last_sweep_ns;
+    uint64_t hash_seed; /* treap priorities; process-local (see meta_fsm_set_hash_seed) */
     meta_deleted_chunk *deleted;
     size_t deleted_head, deleted_n, deleted_cap; /* live entries: [head, head+n) */
 };
@@ -183,9 +184,11 @@ void mf_fill_attr(const struct mf_inode *in, Chunkfs__Attr *a);
 
 /* ---- directories (meta_fsm_dir.c) ---- */
 struct mf_dentry *mf_dir_find(const struct mf_inode *dir, const char *name, size_t nlen);
-int mf_dir_add(struct mf_inode *dir, const char *name, size_t nlen, uint64_t ino); /* -ENOMEM */
+int mf_dir_add(const meta_fsm *fsm, struct mf_inode *dir, const char *name, size_t nlen,
+               uint64_t ino); /* 0 or -ENOMEM */
 /* Unlinks the entry and returns it (caller frees or reuses); NULL if absent. */
-struct mf_dentry *mf_dir_remove(struct mf_inode *dir, const char *name, size_t nlen);
+struct mf_dentry *mf_dir_remove(const meta_fsm *fsm, struct mf_inode *dir, const char *name,
+                                size_t nlen);
 void mf_dir_free_all(struct mf_dentry *root);
 /* In-order walk of entries with name > after (all if after_len == SIZE_MAX); stops when fn
  * returns nonzero and returns that value. */

@@ -46,7 +46,7 @@ static struct mf_inode *add_new(struct mf_ctx *c, struct mf_inode *dir, const ch
     struct mf_inode *in =
         mf_inode_new(c->fsm, type, (uint16_t)mode, c->cred->uid, gid, dir->goal, c->now);
     if (!in) return NULL;
-    if (mf_dir_add(dir, name, len, in->ino) != 0) {
+    if (mf_dir_add(c->fsm, dir, name, len, in->ino) != 0) {
         (void)mf_inode_free(c->fsm, in); /* fails the apply with ENOMEM anyway */
         return NULL;
     }
@@ -168,7 +168,7 @@ int mf_op_unlink(struct mf_ctx *c, const Chunkfs__UnlinkReq *r, Chunkfs__MetaRes
     rc = mf_sticky_ok(c->cred, dir, in);
     if (rc) return rc;
     if (in->type == MF_DIR) return -EISDIR;
-    free(mf_dir_remove(dir, r->name, len));
+    free(mf_dir_remove(c->fsm, dir, r->name, len));
     touch_dir(c, dir);
     if (--in->nlink == 0) return mf_inode_free(c->fsm, in);
     in->ctime = c->now;
@@ -193,7 +193,7 @@ int mf_op_rmdir(struct mf_ctx *c, const Chunkfs__RmdirReq *r, Chunkfs__MetaRespo
     if (rc) return rc;
     if (in->type != MF_DIR) return -ENOTDIR;
     if (in->ext->u.dir.count) return -ENOTEMPTY;
-    free(mf_dir_remove(dir, r->name, len));
+    free(mf_dir_remove(c->fsm, dir, r->name, len));
     dir->nlink--;
     touch_dir(c, dir);
     return mf_inode_free(c->fsm, in);
@@ -209,7 +209,7 @@ int mf_op_link(struct mf_ctx *c, const Chunkfs__LinkReq *r, Chunkfs__MetaRespons
     if (rc) return rc;
     if (in->type == MF_DIR) return -EPERM;
     if (in->nlink >= META_FSM_LINK_MAX) return -EMLINK;
-    if (mf_dir_add(dir, r->new_name, len, in->ino) != 0) return -ENOMEM;
+    if (mf_dir_add(c->fsm, dir, r->new_name, len, in->ino) != 0) return -ENOMEM;
     in->nlink++;
     in->ctime = c->now;
     touch_dir(c, dir);

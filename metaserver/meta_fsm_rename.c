@@ -90,7 +90,7 @@ int mf_op_rename(struct mf_ctx *c, const Chunkfs__RenameReq *r, Chunkfs__MetaRes
         dst->ctime = c->now;
     } else {
         if (dst) {
-            free(mf_dir_remove(ddir, r->dst_name, dlen));
+            free(mf_dir_remove(c->fsm, ddir, r->dst_name, dlen));
             if (dst->type == MF_DIR) ddir->nlink--;
             if (dst->type == MF_DIR || --dst->nlink == 0) {
                 rc = mf_inode_free(c->fsm, dst);
@@ -99,8 +99,8 @@ int mf_op_rename(struct mf_ctx *c, const Chunkfs__RenameReq *r, Chunkfs__MetaRes
                 dst->ctime = c->now;
             }
         }
-        free(mf_dir_remove(sdir, r->src_name, slen));
-        if (mf_dir_add(ddir, r->dst_name, dlen, src->ino) != 0) return -ENOMEM;
+        free(mf_dir_remove(c->fsm, sdir, r->src_name, slen));
+        if (mf_dir_add(c->fsm, ddir, r->dst_name, dlen, src->ino) != 0) return -ENOMEM;
         reparent(src, sdir, ddir);
     }
     src->ctime = c->now;

@@ -323,7 +323,7 @@ static int read_chunks(struct rbuf *r, meta_fsm *nf, struct mf_inode *in)
     return 0;
 }
 
-static int read_dir(struct rbuf *r, struct mf_inode *in)
+static int read_dir(struct rbuf *r, meta_fsm *nf, struct mf_inode *in)
 {
     uint64_t parent = GET64(r), count = GET64(r);
     if (r->bad || count > r->len - r->off) return -EINVAL;
@@ -336,7 +336,7 @@ static int read_dir(struct rbuf *r, struct mf_inode *in)
         if (r->bad || !name_ok(name, nlen) || ino == 0) return -EINVAL;
         if (prev && mf_name_cmp(prev->name, prev->nlen, (const char *)name, nlen) >= 0)
             return -EINVAL;
-        if (mf_dir_add(in, (const char *)name, nlen, ino) != 0) return -ENOMEM;
+        if (mf_dir_add(nf, in, (const char *)name, nlen, ino) != 0) return -ENOMEM;
         prev = mf_dir_find(in, (const char *)name, nlen);
     }
     return 0;
@@ -381,7 +381,7 @@ static int read_inode(struct rbuf *r, meta_fsm *nf, uint64_t prev_ino, struct mf
         if (in->size > mf_max_file_size(nf)) return -EINVAL;
         return read_chunks(r, nf, in);
     }
-    if (in->type == MF_DIR) return read_dir(r, in);
+    if (in->type == MF_DIR) return read_dir(r, nf, in);
     uint32_t tl = GET32(r);
     const uint8_t *t = take(r, tl);
     if (r->bad || tl == 0 || tl > META_FSM_SYMLINK_MAX || memchr(t, '\0', tl) || in->size != tl)
@@ -560,6 +560,7 @@ int meta_fsm_restore(meta_fsm *fsm, const uint8_t *buf, size_t len)
     if ((crc32_z(0L, buf, len - 4) & 0xffffffffu) != want) return -EINVAL;
     meta_fsm *nf = calloc(1, sizeof(*nf));
     if (!nf) return -ENOMEM;
+    nf->hash_seed = fsm->hash_seed; /* process-local, not part of the image */
     struct rbuf r = {buf, len - 4, 0, false};
     int rc = read_all(&r, nf);
     if (rc == 0 && (r.bad || r.off != r.len)) rc = -EINVAL;
