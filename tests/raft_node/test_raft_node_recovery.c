@@ -224,7 +224,7 @@ START_TEST(corrupt_newest_snapshot_falls_back)
     newest_snapshot(path, sizeof path);
     int fd = open(path, O_RDWR);
     ck_assert_int_ge(fd, 0);
-    ck_assert_int_eq(pwrite(fd, "XXXX", 4, 60), 4);
+    ck_assert_int_eq(pwrite(fd, "\xde\xad\xbe\xef", 4, 60), 4);
     close(fd);
 
     ck_assert_int_eq(open_single(&s), 0);
