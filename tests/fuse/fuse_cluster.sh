@@ -154,7 +154,7 @@ fc_mount() {
     shift
     local opts="allow_other,log_file=$FC_DIR/mount$((${#FC_MOUNTS[@]} + 1)).log${1:+,$1}"
     mkdir -p "$dir"
-    "$CHUNKFS_BIN/chunkfs-mount" -f -o "$opts" "$FC_META" "$dir" \
+    "${FC_MOUNT_BIN:-$CHUNKFS_BIN/chunkfs-mount}" -f -o "$opts" "$FC_META" "$dir" \
         >>"$FC_DIR/mount$((${#FC_MOUNTS[@]} + 1)).log" 2>&1 &
     local pid=$!
     FC_MOUNT_PIDS+=("$pid")
