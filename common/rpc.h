@@ -47,9 +47,12 @@ rpc_server *rpc_server_create(const rpc_server_opts *opts);
 int rpc_server_add_unary(rpc_server *s, const char *method, rpc_unary_fn fn, void *arg);
 int rpc_server_add_stream(rpc_server *s, const char *method, rpc_stream_fn fn, void *arg);
 /* Binds `addr` ("127.0.0.1:0" picks a free port) and starts serving. Returns the bound port
- * (> 0) or a negative errno (-EADDRINUSE when the port is taken; SO_REUSEPORT is off). */
+ * (> 0) or a negative errno (-EADDRINUSE when the port is taken, SO_REUSEPORT being off, or
+ * the address cannot be bound; -EINVAL if already started). */
 int rpc_server_start(rpc_server *s, const char *addr);
 /* Stops accepting, cancels calls in flight, waits for every handler to return, frees all.
+ * Calls still queued for a handler thread are answered -ESHUTDOWN without running. A
+ * handler that never returns blocks this: bound every wait inside handlers.
  * Safe on a server that was never started. */
 void rpc_server_destroy(rpc_server *s);
 
@@ -58,6 +61,7 @@ void rpc_server_destroy(rpc_server *s);
 int rpc_call_recv(rpc_call *c, uint8_t **buf, size_t *len);
 /* Sends one message (blocks until gRPC accepted it). 0 or -errno. */
 int rpc_call_send(rpc_call *c, const uint8_t *buf, size_t len);
+/* gRPC's peer string, e.g. "ipv4:127.0.0.1:40512"; valid during the handler. */
 const char *rpc_call_peer(const rpc_call *c);
 /* Milliseconds left until the caller's deadline (INT64_MAX without one). */
 int64_t rpc_call_deadline_left_ms(const rpc_call *c);
@@ -86,12 +90,17 @@ int rpc_unary_pb(const char *addr, const char *method, const ProtobufCMessage *r
  * while another receives; never two senders or two receivers at once. */
 typedef struct rpc_stream rpc_stream;
 int rpc_stream_open(const char *addr, const char *method, int timeout_ms, rpc_stream **out);
+/* 0, -EMSGSIZE (over CFS_RPC_MAX_MESSAGE, nothing sent), or, when the call is over, its
+ * error if already known, else -EPIPE: the server may have ended early with a reply, which
+ * rpc_stream_recv still returns; rpc_stream_finish gives the final status. */
 int rpc_stream_send(rpc_stream *st, const uint8_t *buf, size_t len);
 /* Half-closes the sending side. */
 int rpc_stream_close_send(rpc_stream *st);
-/* 1 = a message (*buf malloc'd), 0 = the server finished (call rpc_stream_finish), <0 error. */
+/* 1 = a message (*buf malloc'd), 0 = the server finished with success (call
+ * rpc_stream_finish), <0 = the error the server (or transport) ended the call with. */
 int rpc_stream_recv(rpc_stream *st, uint8_t **buf, size_t *len);
-/* Waits for the final status: 0 or the -errno the server (or transport) ended with. */
+/* Waits for the final status: 0 or the -errno the server (or transport) ended with.
+ * Messages not yet read are discarded (unless another thread is inside rpc_stream_recv). */
 int rpc_stream_finish(rpc_stream *st);
 /* Cancels if still running, releases everything. Always call exactly once. */
 void rpc_stream_free(rpc_stream *st);

@@ -12,6 +12,7 @@
 #include <grpc/support/alloc.h>
 #include <grpc/support/time.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -297,6 +298,8 @@ struct rpc_stream {
     grpc_completion_queue *cq;
     grpc_slice method;
     int got_initial_md;
+    atomic_int recv_busy;  /* a thread is inside rpc_stream_recv */
+    atomic_int recv_ended; /* rpc_stream_recv has returned 0 or an error */
     grpc_metadata_array init_md;
     /* tags: distinct addresses so sender, receiver and status waiter pluck their own */
     char send_tag, recv_tag, status_tag, close_tag;
@@ -454,9 +457,8 @@ int rpc_stream_close_send(rpc_stream *st)
     return ev.success ? 0 : stream_send_broken(st);
 }
 
-int rpc_stream_recv(rpc_stream *st, uint8_t **buf, size_t *len)
+static int stream_recv_one(rpc_stream *st, uint8_t **buf, size_t *len)
 {
-    if (!st || !buf || !len) return -EINVAL;
     grpc_byte_buffer *bb = NULL;
     grpc_op ops[2];
     size_t n = 0;
@@ -488,9 +490,28 @@ int rpc_stream_recv(rpc_stream *st, uint8_t **buf, size_t *len)
     return rc < 0 ? rc : 1;
 }
 
+int rpc_stream_recv(rpc_stream *st, uint8_t **buf, size_t *len)
+{
+    if (!st || !buf || !len) return -EINVAL;
+    atomic_store(&st->recv_busy, 1);
+    int rc = stream_recv_one(st, buf, len);
+    if (rc <= 0) atomic_store(&st->recv_ended, 1);
+    atomic_store(&st->recv_busy, 0);
+    return rc;
+}
+
 int rpc_stream_finish(rpc_stream *st)
 {
     if (!st) return -EINVAL;
+    /* gRPC completes the status only once the server's messages have been read: discard
+     * the ones the caller left, unless another thread is still receiving them. */
+    if (!atomic_load(&st->recv_busy)) {
+        while (!atomic_load(&st->recv_ended)) {
+            uint8_t *buf;
+            size_t len;
+            if (rpc_stream_recv(st, &buf, &len) == 1) free(buf);
+        }
+    }
     return stream_status(st);
 }
 

@@ -667,6 +667,24 @@ START_TEST(test_server_ends_early)
 }
 END_TEST
 
+START_TEST(test_finish_with_unread_messages)
+{
+    /* finish discards messages the caller did not read instead of waiting for the deadline. */
+    rpc_stream *st;
+    ck_assert_int_eq(rpc_stream_open(g_addr, "/test.Echo/Download", 30000, &st), 0);
+    ck_assert_int_eq(rpc_stream_send(st, (const uint8_t *)"8", 1), 0);
+    ck_assert_int_eq(rpc_stream_close_send(st), 0);
+    uint8_t *buf;
+    size_t len;
+    ck_assert_int_eq(rpc_stream_recv(st, &buf, &len), 1);
+    free(buf);
+    int64_t t0 = cfs_mono_ms();
+    ck_assert_int_eq(rpc_stream_finish(st), 0);
+    ck_assert_int_lt(cfs_mono_ms() - t0, 25000);
+    rpc_stream_free(st);
+}
+END_TEST
+
 struct conc_arg {
     int id;
     int ok;
@@ -751,6 +769,7 @@ static Suite *rpc_suite(void)
     tcase_add_test(tc, test_stream_handler_error);
     tcase_add_test(tc, test_stream_client_cancels);
     tcase_add_test(tc, test_server_ends_early);
+    tcase_add_test(tc, test_finish_with_unread_messages);
     tcase_add_test(tc, test_concurrent_clients);
     tcase_add_test(tc, test_destroy_with_active_stream);
     suite_add_tcase(s, tc);
