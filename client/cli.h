@@ -93,6 +93,11 @@ void cli_mode_string(uint32_t mode, char out[11]);
 /* "2026-12-05 10:04:05" local time. */
 void cli_time_string(const struct timespec *ts, char *buf, size_t size);
 
+/* Set by SIGINT/SIGTERM: copies stop, clean up (temporary files, leases) and fail with
+ * -EINTR instead of dying half-way. */
+extern volatile int cli_interrupted;
+void cli_install_signals(void);
+
 /* Commands. */
 int cmd_put(cli_ctx *ctx, int argc, char **argv);
 int cmd_get(cli_ctx *ctx, int argc, char **argv);

@@ -231,14 +231,14 @@ int cmd_status(cli_ctx *ctx, int argc, char **argv)
                    (unsigned long long)m->commit_index, (unsigned long long)m->applied_index,
                    m->reachable ? "yes" : "no");
         }
-        printf("\nCHUNKSERVERS\n%4s %-22s %-8s %-10s %12s %12s %8s\n", "ID", "ADDRESS", "STATE",
+        printf("\nCHUNKSERVERS\n%10s %-22s %-8s %-10s %12s %12s %8s\n", "ID", "ADDRESS", "STATE",
                "DOMAIN", "CAPACITY", "USED", "CHUNKS");
         for (size_t i = 0; i < st->n_chunkservers; i++) {
             const Chunkfs__ChunkserverStatus *cs = st->chunkservers[i];
             char a[32], b[32];
             cli_human(cs->capacity, a, sizeof(a));
             cli_human(cs->used, b, sizeof(b));
-            printf("%4llu %-22s %-8s %-10s %12s %12s %8llu\n", (unsigned long long)cs->id,
+            printf("%10llu %-22s %-8s %-10s %12s %12s %8llu\n", (unsigned long long)cs->id,
                    cs->address, cs->state, cs->domain, a, b, (unsigned long long)cs->chunks);
         }
         printf("\nfiles %llu, directories %llu, chunks %llu: under-replicated %llu, missing "

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <poll.h>
 #include <openssl/evp.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -216,6 +217,7 @@ typedef struct put_state {
 static int put_sink(void *arg, const uint8_t *buf, size_t len)
 {
     put_state *ps = arg;
+    if (cli_interrupted) return -EINTR;
     digest_update(&ps->d, buf, len);
     ssize_t n = cfs_pwrite(ps->f, buf, len, ps->off);
     if (n < 0) return (int)n;
@@ -251,6 +253,15 @@ static int pump_local(int fd, put_state *ps)
         size_t got = 0;
         /* Fill whole blocks so the cluster sees large sequential writes. */
         while (got < IO_BLOCK) {
+            /* Wait in short slices: the interrupt flag may be set by a signal delivered to
+             * another thread, which would not wake a blocked read() on a pipe. */
+            struct pollfd pfd = {.fd = fd, .events = POLLIN};
+            if (cli_interrupted) {
+                rc = -EINTR;
+                break;
+            }
+            int pr = poll(&pfd, 1, 200);
+            if (pr == 0 || (pr < 0 && errno == EINTR)) continue;
             ssize_t n = read(fd, buf + got, IO_BLOCK - got);
             if (n < 0 && errno == EINTR) continue;
             if (n < 0) {
@@ -531,11 +542,12 @@ typedef struct get_state {
 static int get_sink(void *arg, const uint8_t *buf, size_t len)
 {
     get_state *gs = arg;
+    if (cli_interrupted) return -EINTR;
     digest_update(&gs->d, buf, len);
     size_t done = 0;
     while (done < len) {
         ssize_t n = write(gs->fd, buf + done, len - done);
-        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && errno == EINTR && !cli_interrupted) continue;
         if (n < 0) return -errno;
         done += (size_t)n;
     }

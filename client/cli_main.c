@@ -155,6 +155,7 @@ int main(int argc, char **argv)
     umask(um);
     ctx.umask = (uint32_t)um;
     if (cli_wants_help(&ctx, argc - i, argv + i)) return CLI_OK;
+    cli_install_signals();
     char *meta = find_meta(meta_flag);
     ctx.meta = meta;
     int rc = cmd->run(&ctx, argc - i, argv + i);

@@ -10,6 +10,8 @@
 #   meta_leader_index             # prints the index (1-based) of the current leader
 #   kill_meta I / kill_chunk I    # kill -9 one server by its recorded PID
 #   stop_cluster                  # kills every process started here (by PID), removes the dir
+#   EXTRA_PIDS+=("$pid")          # more processes (a mount, a background copy) for
+#                                 # stop_cluster to kill by PID (unmount yourself first)
 #
 # Exported after start_cluster: CHUNKFS_META (comma-separated addresses), CLUSTER_DIR.
 # Arrays: META_ADDR[i], META_PID[i], CHUNK_ADDR[i], CHUNK_PID[i] (i from 1).
