@@ -134,8 +134,10 @@ int cmd_ls(cli_ctx *ctx, int argc, char **argv)
     static const struct option lo[] = {{"json", no_argument, NULL, 'j'}, {NULL, 0, NULL, 0}};
     optind = 0;
     int c;
-    while ((c = getopt_long(argc, argv, "lRhd", lo, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "lRhda", lo, NULL)) != -1) {
         switch (c) {
+        case 'a': /* names starting with '.' are always listed */
+            break;
         case 'l':
             o.longfmt = true;
             break;
