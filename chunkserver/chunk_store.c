@@ -231,8 +231,11 @@ void chunk_store_close(chunk_store *cs)
         }
     }
     free(cs->buckets);
-    for (size_t i = 0; i < cs->ndirs; i++)
+    for (size_t i = 0; i < cs->ndirs; i++) {
         free(cs->dirs[i]);
+        if (cs->lock_fds && cs->lock_fds[i] >= 0) close(cs->lock_fds[i]); /* releases the flock */
+    }
+    free(cs->lock_fds);
     free(cs->dirs);
     pthread_mutex_destroy(&cs->map_lock);
     free(cs);

@@ -42,7 +42,8 @@ struct chunk_replica_info {
  * name that does not match the header, a length beyond the file's end or a bad last block are
  * moved to <dir>/quarantine/. Data beyond the header's length (written but never synced) is
  * cut off. Full data CRCs are left to the scrubber: a start reads only headers and the last
- * block of each chunk. Duplicate ids across dirs keep the highest version. */
+ * block of each chunk. Duplicate ids across dirs keep the highest version. Each dir is locked
+ * (<dir>/LOCK, flock) for the life of the store: -EBUSY when another process uses it. */
 int chunk_store_open(const char *const *dirs, size_t ndirs, chunk_store **out);
 void chunk_store_close(chunk_store *cs);
 

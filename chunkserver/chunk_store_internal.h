@@ -24,6 +24,7 @@ struct chunk_entry {
 struct chunk_store {
     char **dirs;
     size_t ndirs;
+    int *lock_fds; /* <dir>/LOCK, flock'ed: one process per data dir; -1 = not held */
     pthread_mutex_t map_lock;
     struct chunk_entry **buckets;
     size_t nbuckets;

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -20,6 +21,23 @@ static int mkdir_ok(const char *path)
 {
     if (mkdir(path, 0755) == 0 || errno == EEXIST) return 0;
     return -errno;
+}
+
+/* Takes <dir>/LOCK so that two chunkservers never share a data dir (their indexes would
+ * diverge and each would overwrite the other's files). -EBUSY when another process has it. */
+static int lock_dir(const char *dir, int *fd_out)
+{
+    char path[PATH_MAX];
+    if (snprintf(path, sizeof path, "%s/LOCK", dir) >= (int)sizeof path) return -ENAMETOOLONG;
+    int fd = open(path, O_CREAT | O_RDWR | O_CLOEXEC, 0644);
+    if (fd < 0) return -errno;
+    if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        int rc = errno == EWOULDBLOCK ? -EBUSY : -errno;
+        close(fd);
+        return rc;
+    }
+    *fd_out = fd;
+    return 0;
 }
 
 /* Parses "<16 lowercase hex>.chk"; 0 or -EINVAL. */
@@ -187,7 +205,11 @@ int chunk_store_open(const char *const *dirs, size_t ndirs, chunk_store **out)
     cs->nbuckets = 1024;
     cs->buckets = calloc(cs->nbuckets, sizeof *cs->buckets);
     cs->dirs = calloc(ndirs, sizeof *cs->dirs);
-    if (!cs->buckets || !cs->dirs) {
+    cs->lock_fds = malloc(ndirs * sizeof *cs->lock_fds);
+    if (cs->lock_fds)
+        for (size_t i = 0; i < ndirs; i++)
+            cs->lock_fds[i] = -1;
+    if (!cs->buckets || !cs->dirs || !cs->lock_fds) {
         chunk_store_close(cs);
         return -ENOMEM;
     }
@@ -202,6 +224,7 @@ int chunk_store_open(const char *const *dirs, size_t ndirs, chunk_store **out)
     for (size_t i = 0; i < ndirs; i++) {
         char p[PATH_MAX];
         int rc = mkdir_ok(dirs[i]);
+        if (rc == 0) rc = lock_dir(dirs[i], &cs->lock_fds[i]);
         if (rc == 0) {
             snprintf(p, sizeof p, "%s/chunks", dirs[i]);
             rc = mkdir_ok(p);

@@ -186,6 +186,10 @@ START_TEST(test_bad_arguments_change_nothing)
     ck_assert_int_eq(chunk_store_begin_write(cs, 5, 2, 1), -CFS_ESTALE_VER); /* absent */
     ck_assert_int_eq(chunk_store_write(cs, 5, 1, 0, b, 16), -ENOENT);
     ck_assert_int_eq(chunk_store_begin_write(cs, 5, 1, 0), 0);
+    /* a second store (another chunkserver) on the same dir is refused */
+    const char *same[1] = {dir};
+    chunk_store *other = NULL;
+    ck_assert_int_eq(chunk_store_open(same, 1, &other), -EBUSY);
     ck_assert_int_eq(chunk_store_write(cs, 5, 1, CHUNK_MAX_SIZE - 8, b, 16), -EINVAL);
     ck_assert_int_eq(chunk_store_write(cs, 5, 1, UINT64_MAX - 4, b, 16), -EINVAL);
     ck_assert_int_eq(chunk_store_write(cs, 5, 2, 0, b, 16), -CFS_ESTALE_VER);
