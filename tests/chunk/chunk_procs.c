@@ -114,8 +114,7 @@ int cs_proc_start(struct cs_proc *p, const char *root, const char *name, const c
     while (p->port > 0 && now_ms() < deadline) {
         uint64_t v, l;
         int rc = chunk_client_info(p->addr, 1, 2000, &v, &l);
-        if (rc != -ENOTCONN && rc != -ETIMEDOUT)
-            return 0;
+        if (rc != -ENOTCONN && rc != -ETIMEDOUT) return 0;
         usleep(20000);
     }
     cs_proc_stop(p, SIGKILL);
