@@ -12,6 +12,7 @@ static void sessions_free(meta_fsm *fsm)
         struct mf_session *s = (struct mf_session *)(uintptr_t)fsm->sessions.slots[i].val;
         for (uint32_t k = 0; k < s->n; k++)
             free(s->ring[k].resp);
+        free(s->ring);
         free(s);
     }
     mf_kv_free(&fsm->sessions);

@@ -72,7 +72,7 @@ void meta_fsm_set_hash_seed(meta_fsm *fsm, uint64_t seed);
  * it as fatal, since replicas would diverge).
  * Client mutations are exactly-once per (client_id, request_id): a retry of an applied
  * request returns the remembered response without re-executing it; a request older than the
- * remembered window (the last 32 per client) gets -ESTALE. Sessions idle for 1 h (by now_ns)
+ * remembered window (the last 128 per client) gets -ESTALE. Sessions idle for 1 h (by now_ns)
  * are forgotten. Read-only ops in a command are answered like meta_fsm_read, not remembered. */
 int meta_fsm_apply(meta_fsm *fsm, const uint8_t *entry, size_t len, Chunkfs__MetaResponse **out);
 

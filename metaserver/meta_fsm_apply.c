@@ -84,6 +84,16 @@ static int session_record(meta_fsm *fsm, uint64_t client_id, uint64_t request_id
     uint8_t *buf = malloc(len ? len : 1);
     if (!buf) return -ENOMEM;
     chunkfs__meta_response__pack(resp, buf);
+    if (s->n == s->cap && s->cap < MF_SESSION_WINDOW) {
+        uint32_t ncap = s->cap ? s->cap * 2 : 4;
+        struct mf_sess_entry *nr = realloc(s->ring, ncap * sizeof(*nr));
+        if (!nr) {
+            free(buf);
+            return -ENOMEM;
+        }
+        s->ring = nr;
+        s->cap = ncap;
+    }
     if (s->n == MF_SESSION_WINDOW) {
         if (s->ring[0].request_id > s->floor) s->floor = s->ring[0].request_id;
         free(s->ring[0].resp);
@@ -120,6 +130,7 @@ static int sessions_sweep(meta_fsm *fsm, int64_t now)
         struct mf_session *s = session_get(fsm, victims[i]);
         for (uint32_t k = 0; k < s->n; k++)
             free(s->ring[k].resp);
+        free(s->ring);
         free(s);
         mf_kv_del(&fsm->sessions, victims[i]);
     }

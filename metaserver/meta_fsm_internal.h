@@ -12,7 +12,9 @@
 #include "metaserver/meta_fsm.h"
 
 #define MF_ROOT_INO 1ull
-#define MF_SESSION_WINDOW 32
+/* Remembered mutations per client: wide enough for a multi-threaded client whose requests
+ * are retried out of order after a leader change. The ring grows on demand up to this. */
+#define MF_SESSION_WINDOW 128
 #define MF_SESSION_IDLE_NS (3600ll * 1000000000ll)
 #define MF_SESSION_SWEEP_NS (60ll * 1000000000ll)
 
@@ -105,9 +107,9 @@ struct mf_sess_entry {
 struct mf_session {
     uint64_t client_id;
     int64_t last_seen_ns;
-    uint64_t floor; /* highest request id evicted from the window */
-    uint32_t n;     /* entries used, oldest first */
-    struct mf_sess_entry ring[MF_SESSION_WINDOW];
+    uint64_t floor;  /* highest request id evicted from the window */
+    uint32_t n, cap; /* entries used (oldest first) and allocated */
+    struct mf_sess_entry *ring;
 };
 
 /* Chunk id -> owning ino, sorted by id. New chunk ids come from a counter, so they are

@@ -490,6 +490,11 @@ static int read_sessions(struct rbuf *r, meta_fsm *nf)
         s->floor = GET64(r);
         uint32_t n = GET32(r);
         if (r->bad || n > MF_SESSION_WINDOW) return -EINVAL;
+        if (n) {
+            s->ring = calloc(n, sizeof(*s->ring));
+            if (!s->ring) return -ENOMEM;
+            s->cap = n;
+        }
         for (uint32_t e = 0; e < n; e++) {
             uint64_t rid = GET64(r);
             uint32_t len = GET32(r);
