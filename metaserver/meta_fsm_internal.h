@@ -2,7 +2,8 @@
 #define CFS_META_FSM_INTERNAL_H
 /* Private structures of meta_fsm, shared by its source files (not for other modules).
  * Layout is chosen for memory: a regular file with one chunk costs one inode record with the
- * chunk inline, one slot in the inode table, one slot in the chunk table and one dentry. */
+ * chunk inline, one slot in the inode table, one entry in the chunk-id index and one
+ * dentry. */
 #include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>

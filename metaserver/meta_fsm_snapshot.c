@@ -232,7 +232,7 @@ static bool name_ok(const uint8_t *n, size_t len)
     return true;
 }
 
-static int read_xattrs(struct rbuf *r, meta_fsm *nf, struct mf_inode *in)
+static int read_xattrs(struct rbuf *r, struct mf_inode *in)
 {
     uint32_t nx = GET32(r);
     struct mf_xattr **tail = NULL;
@@ -263,7 +263,6 @@ static int read_xattrs(struct rbuf *r, meta_fsm *nf, struct mf_inode *in)
         prev = x->data;
         prev_len = nlen;
     }
-    (void)nf;
     return r->bad ? -EINVAL : 0;
 }
 
@@ -374,7 +373,7 @@ static int read_inode(struct rbuf *r, meta_fsm *nf, uint64_t prev_ino, struct mf
     if (in->type == MF_FILE) nf->n_files++;
     if (in->type == MF_DIR) nf->n_dirs++;
     if (in->type == MF_SYMLINK) nf->n_symlinks++;
-    int rc = read_xattrs(r, nf, in);
+    int rc = read_xattrs(r, in);
     if (!rc) rc = read_lease(r, nf, in);
     if (rc) return rc;
     if (in->type == MF_FILE) {
