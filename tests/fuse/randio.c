@@ -3,17 +3,18 @@
  *   randio [-s SEED] [-n OPS] [-m MAX_SIZE] FILE MODEL
  *
  * Applies the same random sequence of pwrite (sizes from 1 byte to 1.5 MiB, offsets anywhere
- * below MAX_SIZE, so chunk boundaries are crossed), ftruncate (shrink and grow), fsync and
- * close/reopen to FILE (on the file system under test) and MODEL (on a trusted local file
- * system), and after every read and at the end compares FILE with MODEL byte by byte. Prints
- * the failing operation and exits 1 on the first difference; exit 0 when all matched.
- * A failing SEED reproduces exactly. */
+ * below MAX_SIZE, so chunk boundaries are crossed), ftruncate (shrink and grow), fsync,
+ * close/reopen, and mmap reads and writes (MAP_SHARED + msync, as fsx does) to FILE (on the file
+ * system under test) and MODEL (on a trusted local file system), and after every read and at the
+ * end compares FILE with MODEL byte by byte. Prints the failing operation and exits 1 on the first
+ * difference; exit 0 when all matched. A failing SEED reproduces exactly. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -114,7 +115,8 @@ int main(int argc, char **argv)
     const size_t maxio = 3u << 19; /* 1.5 MiB */
     uint8_t *wbuf = malloc(maxio), *a = malloc(maxio), *b = malloc(maxio);
     if (!wbuf || !a || !b) return 2;
-    long counts[6] = {0};
+    long counts[8] = {0};
+    const long page = sysconf(_SC_PAGESIZE);
     for (long op = 0; op < ops; op++) {
         uint64_t kind = below(100);
         if (kind < 50) { /* write */
@@ -150,7 +152,7 @@ int main(int argc, char **argv)
                 return 1;
             }
             counts[3]++;
-        } else if (kind < 97) { /* close and reopen */
+        } else if (kind < 96) { /* close and reopen */
             if (close(fd) != 0) {
                 printf("FAIL op %ld: close: %s\n", op, strerror(errno));
                 return 1;
@@ -158,6 +160,58 @@ int main(int argc, char **argv)
             close(md);
             if (open_both(file, model, &fd, &md) != 0) return 1;
             counts[4]++;
+        } else if (kind < 98) { /* mmap read of a range inside the file */
+            struct stat st;
+            fstat(md, &st);
+            if (st.st_size == 0) continue;
+            off_t off = (off_t)below((uint64_t)st.st_size);
+            size_t len = 1 + below(262144);
+            if ((off_t)len > st.st_size - off) len = (size_t)(st.st_size - off);
+            off_t pg = off & ~(off_t)(page - 1);
+            size_t mlen = len + (size_t)(off - pg);
+            uint8_t *m = mmap(NULL, mlen, PROT_READ, MAP_SHARED, fd, pg);
+            if (m == MAP_FAILED) {
+                printf("FAIL op %ld: mmap read [%lld,+%zu): %s\n", op, (long long)off, len,
+                       strerror(errno));
+                return 1;
+            }
+            ssize_t rb = pread_full(md, b, len, off);
+            int diff = rb != (ssize_t)len || memcmp(m + (off - pg), b, len) != 0;
+            munmap(m, mlen);
+            if (diff) {
+                printf("FAIL op %ld: mmap read [%lld,+%zu) differs from the model\n", op,
+                       (long long)off, len);
+                return 1;
+            }
+            counts[6]++;
+        } else if (kind < 99) { /* mmap write, extending the file first if needed */
+            size_t len = 1 + below(262144);
+            off_t off = (off_t)below(max_size - len);
+            struct stat st;
+            fstat(md, &st);
+            if (off + (off_t)len > st.st_size &&
+                (ftruncate(fd, off + (off_t)len) != 0 || ftruncate(md, off + (off_t)len) != 0)) {
+                printf("FAIL op %ld: ftruncate before mmap write: %s\n", op, strerror(errno));
+                return 1;
+            }
+            off_t pg = off & ~(off_t)(page - 1);
+            size_t mlen = len + (size_t)(off - pg);
+            uint8_t *m = mmap(NULL, mlen, PROT_READ | PROT_WRITE, MAP_SHARED, fd, pg);
+            if (m == MAP_FAILED) {
+                printf("FAIL op %ld: mmap write [%lld,+%zu): %s\n", op, (long long)off, len,
+                       strerror(errno));
+                return 1;
+            }
+            for (size_t i = 0; i < len; i++)
+                wbuf[i] = (uint8_t)(rnd() >> 56);
+            memcpy(m + (off - pg), wbuf, len);
+            int src = msync(m, mlen, MS_SYNC);
+            munmap(m, mlen);
+            if (src != 0 || pwrite(md, wbuf, len, off) != (ssize_t)len) {
+                printf("FAIL op %ld: msync after mmap write: %s\n", op, strerror(errno));
+                return 1;
+            }
+            counts[7]++;
         } else { /* size check */
             struct stat s1, s2;
             fstat(fd, &s1);
@@ -186,9 +240,10 @@ int main(int argc, char **argv)
     for (off_t off = 0; off < s2.st_size; off += (off_t)maxio)
         if (compare(fd, md, off, maxio, a, b, ops) != 0) return 1;
     printf("randio seed %llu: %ld ops (%ld writes, %ld reads, %ld truncates, %ld fsyncs, "
-           "%ld reopens, %ld size checks), final size %lld: equal\n",
+           "%ld reopens, %ld size checks, %ld mmap reads, %ld mmap writes), final size %lld: "
+           "equal\n",
            (unsigned long long)seed, ops, counts[0], counts[1], counts[2], counts[3], counts[4],
-           counts[5], (long long)s2.st_size);
+           counts[5], counts[6], counts[7], (long long)s2.st_size);
     close(fd);
     close(md);
     free(wbuf);
