@@ -59,6 +59,7 @@ typedef struct sim_node {
     sim_pending_read *pr;
     size_t n_pr, cap_pr;
     uint64_t restart_at; /* step at which a crashed member comes back (0 = none) */
+    uint64_t crash_at;   /* step at which a fault kills this node (0 = none) */
     int tick_permille;   /* clock rate: chance per step to tick, in 1/1000 */
     uint64_t checked_leader_term;
 } sim_node;
@@ -85,6 +86,7 @@ typedef struct sim_params {
     int loss_permille, dup_permille, max_delay;
     int crash_permille, partition_permille, conf_permille, transfer_permille, op_permille;
     int ready_delay_permille;
+    int new_leader_crash_permille; /* kill fresh leaders: exposes commit-rule bugs */
     int compact_every;
     raft_config rc; /* template (id and seed set per node) */
 } sim_params;

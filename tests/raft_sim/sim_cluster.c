@@ -448,6 +448,7 @@ static void node_crash(sim *s, sim_node *n)
     raft_destroy(n->r);
     n->r = NULL;
     n->up = false;
+    n->crash_at = 0;
     n->n_pw = 0; /* their outcome stays unknown */
     for (size_t i = 0; i < n->n_pr; i++)
         s->ops[n->pr[i].op].status = SIM_OP_FAILED;
@@ -681,7 +682,13 @@ static void fault_step(sim *s)
     }
     for (int i = 1; i <= s->n_ids; i++) {
         sim_node *n = &s->nodes[i];
-        if (!n->up && n->restart_at != 0 && s->now >= n->restart_at) node_start(s, n);
+        if (n->up && n->crash_at != 0 && s->now >= n->crash_at) {
+            n->crash_at = 0;
+            node_crash(s, n);
+            n->restart_at = s->now + 1 + below(s, 10);
+        } else if (!n->up && n->restart_at != 0 && s->now >= n->restart_at) {
+            node_start(s, n);
+        }
     }
     if (s->heal_at != 0 && s->now >= s->heal_at) {
         heal(s);
@@ -716,9 +723,16 @@ static void step(sim *s, bool clients)
         node_readies(s, n);
         if (n->up && !s->failed) node_compact(s, n);
     }
-    for (int i = 1; i <= s->n_ids && !s->failed; i++)
-        if (s->nodes[i].up && raft_get_role(s->nodes[i].r) == RAFT_LEADER)
-            sim_check_leader(s, &s->nodes[i]);
+    for (int i = 1; i <= s->n_ids && !s->failed; i++) {
+        sim_node *n = &s->nodes[i];
+        if (!n->up || raft_get_role(n->r) != RAFT_LEADER) continue;
+        bool fresh = n->checked_leader_term != raft_get_term(n->r);
+        sim_check_leader(s, n);
+        /* A leader dying right after its election, with its first appends half sent, is
+         * the scenario of Figure 8 in the Raft paper. */
+        if (fresh && s->faults && n->crash_at == 0 && chance(s, s->p.new_leader_crash_permille))
+            n->crash_at = s->now + 1 + below(s, 6);
+    }
 }
 
 static void pick_params(sim *s)
@@ -735,6 +749,7 @@ static void pick_params(sim *s)
     p->transfer_permille = (int)below(s, 10);
     p->op_permille = 200 + (int)below(s, 600);
     p->ready_delay_permille = (int)below(s, 300);
+    p->new_leader_crash_permille = chance(s, 300) ? 300 + (int)below(s, 500) : 0;
     p->compact_every = 8 + (int)below(s, 40);
     p->rc.election_tick = 10;
     p->rc.heartbeat_tick = 2;
