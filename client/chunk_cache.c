@@ -38,7 +38,10 @@ static int fetch_batch(cfs_file *f, uint32_t first)
     }
     Chunkfs__ChunksResp *cr = resp->chunks;
     pthread_mutex_lock(&f->mu);
-    if (cr->chunk_size) f->chunk_size = cr->chunk_size;
+    if (cr->chunk_size) {
+        f->chunk_size = cr->chunk_size;
+        f->chunk_size_known = true;
+    }
     if (!f->writable) f->size = cr->size;
     pthread_mutex_unlock(&f->mu);
 
@@ -85,4 +88,20 @@ void chunk_cache_clear(cfs_file *f)
         if (f->cache.vals[i]) chunk_loc_free(f->cache.vals[i]);
     index_map_free(&f->cache);
     pthread_mutex_unlock(&f->cache_mu);
+}
+
+int chunk_size_of(cfs_file *f, uint64_t *out)
+{
+    pthread_mutex_lock(&f->mu);
+    bool known = f->chunk_size_known;
+    *out = f->chunk_size;
+    pthread_mutex_unlock(&f->mu);
+    if (known) return 0;
+    int rc = fetch_batch(f, 0);
+    if (rc < 0) return rc;
+    pthread_mutex_lock(&f->mu);
+    known = f->chunk_size_known;
+    *out = f->chunk_size;
+    pthread_mutex_unlock(&f->mu);
+    return known ? 0 : -EPROTO;
 }

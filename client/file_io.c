@@ -33,7 +33,10 @@ int file_handle_new(cfs_fs *fs, const cfs_cred *cred, int flags, const Chunkfs__
     if (open) {
         f->lease_id = open->lease_id;
         f->lease_ms = open->lease_ms;
-        if (open->chunk_size) f->chunk_size = open->chunk_size;
+        if (open->chunk_size) {
+            f->chunk_size = open->chunk_size;
+            f->chunk_size_known = true;
+        }
     }
     pthread_mutex_init(&f->mu, NULL);
     pthread_cond_init(&f->cv, NULL);

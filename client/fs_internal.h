@@ -90,7 +90,8 @@ struct cfs_file {
     bool append;
     cfs_cred cred;
     uint64_t chunk_size;
-    cfs_attr attr; /* as of open / last commit */
+    bool chunk_size_known; /* from OpenResp or a GetChunks answer (else a fallback) */
+    cfs_attr attr;         /* as of open / last commit */
 
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -157,6 +158,8 @@ extern chunk_loc chunk_hole;
 int chunk_cache_get(cfs_file *f, uint32_t index, chunk_loc **out);
 void chunk_cache_invalidate(cfs_file *f, uint32_t index);
 void chunk_cache_clear(cfs_file *f);
+/* The cluster's chunk size for f, asking the metaserver if the open did not say. */
+int chunk_size_of(cfs_file *f, uint64_t *out);
 
 /* ---------------------------------------------------------------- read_path.c */
 ssize_t read_path_pread(cfs_file *f, void *buf, size_t size, uint64_t off);

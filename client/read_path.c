@@ -134,9 +134,9 @@ static int read_chunk_range(cfs_file *f, uint32_t index, uint64_t coff, uint64_t
 
 static int read_direct(cfs_file *f, uint8_t *buf, uint64_t n, uint64_t off)
 {
-    pthread_mutex_lock(&f->mu);
-    uint64_t cs = f->chunk_size;
-    pthread_mutex_unlock(&f->mu);
+    uint64_t cs;
+    int crc = chunk_size_of(f, &cs);
+    if (crc < 0) return crc;
     uint64_t done = 0;
     while (done < n) {
         uint64_t pos = off + done;

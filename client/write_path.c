@@ -512,7 +512,9 @@ static int drain_locked(cfs_file *f, bool all, bool have_full, uint32_t full_ind
 int write_path_pwrite(cfs_file *f, const void *buf, size_t size, uint64_t off)
 {
     const uint8_t *p = buf;
-    uint64_t cs = f->chunk_size;
+    uint64_t cs;
+    int crc = chunk_size_of(f, &cs);
+    if (crc < 0) return crc;
     pthread_mutex_lock(&f->mu);
     if (f->err) {
         int e = f->err;

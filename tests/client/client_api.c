@@ -233,6 +233,23 @@ int main(int argc, char **argv)
     CHECK(fi.size == 5000);
     cfs_file_info_free(&fi);
 
+    /* A handle from a read-only create of an existing file reads across chunks (the chunk
+     * size comes from the metaserver, not from a default). */
+    enum { TWO_MIB = 2 << 20 };
+    char *pat = malloc(TWO_MIB), *back = malloc(TWO_MIB);
+    for (int i = 0; i < TWO_MIB; i++)
+        pat[i] = (char)(i * 7 + i / 4096);
+    CHECK_RC(cfs_create(fs, d.ino, "two", 0644, O_WRONLY, &cred, NULL, &f), 0);
+    CHECK_RC(cfs_pwrite(f, pat, TWO_MIB, 0), TWO_MIB);
+    CHECK_RC(cfs_close(f), 0);
+    CHECK_RC(cfs_create(fs2, d.ino, "two", 0644, O_RDONLY, &cred, &b, &g), 0);
+    CHECK(b.size == TWO_MIB);
+    CHECK_RC(cfs_pread(g, back, TWO_MIB, 0), TWO_MIB);
+    CHECK(memcmp(pat, back, TWO_MIB) == 0);
+    CHECK_RC(cfs_close(g), 0);
+    free(pat);
+    free(back);
+
     /* path helpers */
     CHECK_RC(cfs_mkdir_path(fs, "/api/p/q/r", 0755, true, &cred, &b), 0);
     CHECK(S_ISDIR(b.mode));
