@@ -150,21 +150,28 @@ static int read_direct(cfs_file *f, uint8_t *buf, uint64_t n, uint64_t off)
     return 0;
 }
 
-/* Waits for a prefetch thread and reaps it. Called with ra_mu held; may drop it meanwhile. */
+/* Waits until no prefetch thread runs and reaps a finished one. Called with ra_mu held; the
+ * wait drops it, so callers must re-check any window state afterwards. */
 static void prefetch_reap_locked(cfs_file *f)
 {
-    while (f->pf_state == 1)
-        pthread_cond_wait(&f->ra_cv, &f->ra_mu);
-    if (f->pf_state == 2) {
-        /* The thread set "done" under ra_mu and only returns after that: no deadlock. */
-        pthread_join(f->pf_thread, NULL);
-        f->pf_state = 0;
+    for (;;) {
+        if (f->pf_state == 1) {
+            pthread_cond_wait(&f->ra_cv, &f->ra_mu);
+            continue;
+        }
+        if (f->pf_state == 2) {
+            /* The thread set "done" under ra_mu and only returns after that: no deadlock. */
+            pthread_join(f->pf_thread, NULL);
+            f->pf_state = 0;
+        }
+        return;
     }
 }
 
 static void prefetch_discard_locked(cfs_file *f)
 {
     prefetch_reap_locked(f);
+    /* ra_mu is held from the last check on: no prefetch can have started meanwhile. */
     free(f->pf_buf);
     f->pf_buf = NULL;
     f->pf_len = 0;
@@ -221,13 +228,25 @@ static void maybe_prefetch_locked(cfs_file *f, uint64_t pos, uint64_t fsize)
 /* Serves [off, off+n) from the window if it holds it all. Called with ra_mu held. */
 static bool serve_window_locked(cfs_file *f, void *buf, uint64_t n, uint64_t off, uint64_t fsize)
 {
-    if (!f->ra_buf || off < f->ra_off || off + n > f->ra_off + f->ra_len) {
+    for (;;) {
+        if (f->ra_buf && off >= f->ra_off && off + n <= f->ra_off + f->ra_len) {
+            memcpy(buf, f->ra_buf + (off - f->ra_off), n);
+            f->last_read_end = off + n;
+            maybe_prefetch_locked(f, off + n, fsize);
+            return true;
+        }
         /* The prefetched window may hold it: make it the current one. */
         if (!f->pf_buf || off < f->pf_off || off + n > f->pf_off + f->pf_len) return false;
-        prefetch_reap_locked(f);
+        if (f->pf_state == 1) {
+            /* Other readers may change both windows while we wait: look again after. */
+            pthread_cond_wait(&f->ra_cv, &f->ra_mu);
+            continue;
+        }
+        prefetch_reap_locked(f); /* state 2 -> 0 without dropping ra_mu */
         if (f->pf_rc < 0) {
             free(f->pf_buf);
             f->pf_buf = NULL;
+            f->pf_len = 0;
             return false; /* the reader's own fetch reports the error */
         }
         free(f->ra_buf);
@@ -237,10 +256,6 @@ static bool serve_window_locked(cfs_file *f, void *buf, uint64_t n, uint64_t off
         f->pf_buf = NULL;
         f->pf_len = 0;
     }
-    memcpy(buf, f->ra_buf + (off - f->ra_off), n);
-    f->last_read_end = off + n;
-    maybe_prefetch_locked(f, off + n, fsize);
-    return true;
 }
 
 ssize_t read_path_pread(cfs_file *f, void *buf, size_t size, uint64_t off)
