@@ -52,7 +52,8 @@ int rpc_server_add_stream(rpc_server *s, const char *method, rpc_stream_fn fn, v
 int rpc_server_start(rpc_server *s, const char *addr);
 /* Stops accepting, cancels calls in flight, waits for every handler to return, frees all.
  * Calls still queued for a handler thread are answered -ESHUTDOWN without running. A
- * handler that never returns blocks this: bound every wait inside handlers.
+ * handler that never returns blocks this: bound every wait inside handlers. Never call it
+ * from one of the server's own handlers (it would wait for itself).
  * Safe on a server that was never started. */
 void rpc_server_destroy(rpc_server *s);
 

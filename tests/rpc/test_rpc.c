@@ -8,10 +8,13 @@
 #include <check.h>
 #include <errno.h>
 #include <pthread.h>
+#include <spawn.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #define MIB (1024u * 1024u)
 #define BULK_MIB 256
@@ -685,6 +688,42 @@ START_TEST(test_finish_with_unread_messages)
 }
 END_TEST
 
+static char *g_self; /* this program, for the vanishing-client helper */
+
+/* Helper process: opens a Hold stream, reads the first message, sends one and exits without
+ * closing anything, as a crashed client would. */
+static int vanishing_client(const char *addr)
+{
+    rpc_global_init();
+    rpc_stream *st;
+    if (rpc_stream_open(addr, "/test.Echo/Hold", 30000, &st) < 0) return 3;
+    uint8_t *buf;
+    size_t len;
+    if (rpc_stream_recv(st, &buf, &len) != 1) return 4;
+    free(buf);
+    if (rpc_stream_send(st, (const uint8_t *)"x", 1) < 0) return 5;
+    _exit(0);
+}
+
+START_TEST(test_client_process_vanishes)
+{
+    atomic_store(&g_stream_handler_result, 1);
+    char *argv[] = {g_self, "--vanishing-client", g_addr, NULL};
+    pid_t pid;
+    ck_assert_int_eq(posix_spawn(&pid, g_self, NULL, NULL, argv, environ), 0);
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFEXITED(status));
+    ck_assert_int_eq(WEXITSTATUS(status), 0);
+    /* The connection is gone: the handler's pending recv fails instead of hanging. */
+    int64_t t0 = cfs_mono_ms();
+    while (atomic_load(&g_stream_handler_result) == 1 && cfs_mono_ms() - t0 < 20000)
+        cfs_sleep_ms(5);
+    ck_assert_int_eq(atomic_load(&g_stream_handler_result), -ECANCELED);
+    ck_assert_int_eq(call_str("/test.Echo/Echo", "ok", 5000), 0);
+}
+END_TEST
+
 struct conc_arg {
     int id;
     int ok;
@@ -768,6 +807,7 @@ static Suite *rpc_suite(void)
     tcase_add_test(tc, test_bidi_stream);
     tcase_add_test(tc, test_stream_handler_error);
     tcase_add_test(tc, test_stream_client_cancels);
+    tcase_add_test(tc, test_client_process_vanishes);
     tcase_add_test(tc, test_server_ends_early);
     tcase_add_test(tc, test_finish_with_unread_messages);
     tcase_add_test(tc, test_concurrent_clients);
@@ -776,8 +816,10 @@ static Suite *rpc_suite(void)
     return s;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    if (argc == 3 && strcmp(argv[1], "--vanishing-client") == 0) return vanishing_client(argv[2]);
+    g_self = argv[0];
     cfs_log_set_component("test_rpc");
     SRunner *sr = srunner_create(rpc_suite());
     srunner_run_all(sr, CK_NORMAL);
