@@ -563,8 +563,10 @@ rpc_server *rpc_server_create(const rpc_server_opts *opts)
         s->workers[i].cq = grpc_completion_queue_create_for_next(NULL);
         grpc_server_register_completion_queue(s->gs, s->workers[i].cq, NULL);
     }
+    /* Not registered with the server: gRPC spreads new connections over registered queues,
+     * and one that nobody polls until shutdown left ~1 in 4 first calls failing. Shutdown
+     * notification does not need a registered queue. */
     s->shutdown_cq = grpc_completion_queue_create_for_next(NULL);
-    grpc_server_register_completion_queue(s->gs, s->shutdown_cq, NULL);
     return s;
 }
 
