@@ -3,6 +3,7 @@
  * (UTIME_NOW), statfs, locks between two clients, and the buffered-size overlay.
  * Usage: client_api META_ADDRS. Exit 0 when every check held. */
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,27 @@
 #include "common/errors.h"
 
 static int failures;
+
+/* Several threads reading one handle sequentially (as FUSE does) through the read-ahead and
+ * prefetch windows. */
+typedef struct reader_arg {
+    cfs_file *f;
+    const char *want;
+    size_t size;
+    int bad;
+} reader_arg;
+
+static void *reader_main(void *p)
+{
+    reader_arg *r = p;
+    char piece[128 * 1024];
+    for (size_t off = 0; off < r->size; off += sizeof(piece)) {
+        ssize_t n = cfs_pread(r->f, piece, sizeof(piece), off);
+        size_t want = r->size - off < sizeof(piece) ? r->size - off : sizeof(piece);
+        if (n != (ssize_t)want || memcmp(piece, r->want + off, want) != 0) r->bad++;
+    }
+    return NULL;
+}
 
 #define CHECK_RC(expr, want)                                                                       \
     do {                                                                                           \
@@ -249,6 +271,38 @@ int main(int argc, char **argv)
     CHECK_RC(cfs_close(g), 0);
     free(pat);
     free(back);
+
+    /* Concurrent sequential readers on one handle with a small read-ahead window. */
+    {
+        enum { SIX_MIB = 6 << 20 };
+        cfs_options o;
+        cfs_options_init(&o);
+        o.readahead_bytes = 1 << 20;
+        cfs_fs *fs3;
+        CHECK_RC(cfs_connect(argv[1], &o, &fs3), 0);
+        char *data = malloc(SIX_MIB);
+        for (int i = 0; i < SIX_MIB; i++)
+            data[i] = (char)(i % 251);
+        CHECK_RC(cfs_create(fs, d.ino, "six", 0644, O_WRONLY, &cred, NULL, &f), 0);
+        CHECK_RC(cfs_pwrite(f, data, SIX_MIB, 0), SIX_MIB);
+        CHECK_RC(cfs_close(f), 0);
+        cfs_attr six;
+        CHECK_RC(cfs_lookup(fs3, d.ino, "six", &cred, &six), 0);
+        CHECK_RC(cfs_open(fs3, six.ino, O_RDONLY, &cred, &g), 0);
+        pthread_t th[4];
+        reader_arg ra[4];
+        for (int i = 0; i < 4; i++) {
+            ra[i] = (reader_arg){.f = g, .want = data, .size = SIX_MIB, .bad = 0};
+            pthread_create(&th[i], NULL, reader_main, &ra[i]);
+        }
+        for (int i = 0; i < 4; i++) {
+            pthread_join(th[i], NULL);
+            CHECK(ra[i].bad == 0);
+        }
+        CHECK_RC(cfs_close(g), 0);
+        cfs_disconnect(fs3);
+        free(data);
+    }
 
     /* path helpers */
     CHECK_RC(cfs_mkdir_path(fs, "/api/p/q/r", 0755, true, &cred, &b), 0);
