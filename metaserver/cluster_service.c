@@ -12,6 +12,7 @@
 #include "metaserver/meta_server_internal.h"
 
 #define MAX_DELETES_PER_BEAT 1000
+#define MAX_REPLICATES_PER_BEAT 16
 
 /* Every ClusterService response starts with (err, errmsg, leader_hint) as fields 1..3; the
  * three reply helpers fill them on the specific message. */
@@ -110,11 +111,14 @@ int cluster_service_heartbeat(void *arg, const char *peer, const uint8_t *buf, s
     Chunkfs__HeartbeatReq *req = chunkfs__heartbeat_req__unpack(NULL, buf_len, buf);
     if (!req) return heartbeat_reply(-EINVAL, "malformed HeartbeatReq", NULL, out, len);
     reg_delete *dels = calloc(MAX_DELETES_PER_BEAT, sizeof(*dels));
-    if (!dels) {
+    reg_replicate *repls = calloc(MAX_REPLICATES_PER_BEAT, sizeof(*repls));
+    if (!dels || !repls) {
+        free(dels);
+        free(repls);
         chunkfs__heartbeat_req__free_unpacked(req, NULL);
         return heartbeat_reply(-ENOMEM, NULL, NULL, out, len);
     }
-    size_t n_dels = 0;
+    size_t n_dels = 0, n_repls = 0;
     ms_role role = ms_role_now(ms);
     bool leader = role.leader && ms_soft_enter(ms, role);
     int err = 0;
@@ -146,8 +150,11 @@ int cluster_service_heartbeat(void *arg, const char *peer, const uint8_t *buf, s
                      (unsigned long long)c->version);
             err = registry_queue_delete(ms->reg, req->server_id, c->chunk_id, c->version);
         }
-        if (!err)
+        if (!err) {
             n_dels = registry_take_deletes(ms->reg, req->server_id, dels, MAX_DELETES_PER_BEAT);
+            n_repls =
+                registry_take_replicates(ms->reg, req->server_id, repls, MAX_REPLICATES_PER_BEAT);
+        }
         pthread_mutex_unlock(&ms->soft_lock);
     }
     int rc;
@@ -163,7 +170,9 @@ int cluster_service_heartbeat(void *arg, const char *peer, const uint8_t *buf, s
         Chunkfs__HeartbeatResp r = CHUNKFS__HEARTBEAT_RESP__INIT;
         Chunkfs__ChunkReplica *reps = calloc(n_dels ? n_dels : 1, sizeof(*reps));
         Chunkfs__ChunkReplica **ptrs = calloc(n_dels ? n_dels : 1, sizeof(*ptrs));
-        if (!reps || !ptrs) {
+        Chunkfs__ReplicateCmd *rc_cmds = calloc(n_repls ? n_repls : 1, sizeof(*rc_cmds));
+        Chunkfs__ReplicateCmd **rc_ptrs = calloc(n_repls ? n_repls : 1, sizeof(*rc_ptrs));
+        if (!reps || !ptrs || !rc_cmds || !rc_ptrs) {
             rc = heartbeat_reply(-ENOMEM, NULL, NULL, out, len);
         } else {
             for (size_t i = 0; i < n_dels; i++) {
@@ -176,12 +185,24 @@ int cluster_service_heartbeat(void *arg, const char *peer, const uint8_t *buf, s
             r.leader_hint = (char *)"";
             r.n_delete_ = n_dels;
             r.delete_ = ptrs;
+            for (size_t i = 0; i < n_repls; i++) {
+                chunkfs__replicate_cmd__init(&rc_cmds[i]);
+                rc_cmds[i].chunk_id = repls[i].chunk_id;
+                rc_cmds[i].version = repls[i].version;
+                rc_cmds[i].source = repls[i].source;
+                rc_ptrs[i] = &rc_cmds[i];
+            }
+            r.n_replicate = n_repls;
+            r.replicate = rc_ptrs;
             rc = rpc_pack(&r.base, out, len);
         }
         free(reps);
         free(ptrs);
+        free(rc_cmds);
+        free(rc_ptrs);
     }
     free(dels);
+    free(repls);
     chunkfs__heartbeat_req__free_unpacked(req, NULL);
     return rc;
 }

@@ -5,6 +5,7 @@
  *     and drops the handled entries from the queue (DropDeletedCmd);
  *   - deletes replicas no file references (orphans) and stale ones (old version, no write
  *     open);
+ *   - schedules copies of under-replicated chunks (replicate commands in heartbeat replies);
  *   - recovers write leases whose client vanished (RecoverLeaseCmd), once chunkservers had a
  *     dead-timeout's time to report after a leader change.
  * Deciding that a replica is an orphan is only safe on state that includes every committed
@@ -25,7 +26,9 @@
 #define GC_MAX_LEASES 64          /* leases recovered per round */
 #define LEASE_GRACE_NS 2000000000 /* clock skew allowance between successive leaders */
 #define MAX_REPS 16
-#define GC_SCAN_EVERY 5 /* rounds between full replica scans (they hold fsm_lock) */
+#define GC_MAX_REPAIRS 64          /* replica copies scheduled per scan */
+#define GC_REPAIR_TIMEOUT_MS 60000 /* a copy not reported by then is scheduled again */
+#define GC_SCAN_EVERY 5            /* rounds between full replica scans (they hold fsm_lock) */
 
 static int propose_and_free(meta_server *ms, uint8_t *cmd, size_t len, const char *what)
 {
@@ -176,6 +179,78 @@ static void delete_orphans_and_stale(meta_server *ms, ms_role role)
     free(s.v);
 }
 
+/* ---------------------------------------------------------------- repair */
+
+/* A chunk below its goal: copy it from a live holder to a new server (placement spreads
+ * over domains, avoiding the holders), one copy per chunk per round, a bounded number per
+ * round, never for a file being written (its replicas are in flux). The target pulls the
+ * replica (ChunkService.Replicate) and reports it; until then the repair is "in flight". */
+typedef struct repair_scan {
+    meta_server *ms;
+    const uint64_t *open_inos;
+    size_t n_open;
+    size_t scheduled;
+    int64_t now_ms;
+    uint64_t chunk_size;
+} repair_scan;
+
+static int repair_one(void *arg, const meta_chunk_ref *c)
+{
+    repair_scan *s = arg;
+    registry *reg = s->ms->reg;
+    if (s->scheduled >= GC_MAX_REPAIRS) return 1;
+    reg_location locs[MAX_REPS];
+    size_t live = registry_locations(reg, c->chunk_id, c->version, locs, MAX_REPS);
+    if (live == 0 || live >= c->goal) return 0;
+    if (s->n_open && bsearch(&c->ino, s->open_inos, s->n_open, sizeof(uint64_t), cmp_u64)) return 0;
+    reg_replica reps[MAX_REPS];
+    size_t nr = registry_replicas(reg, c->chunk_id, reps, MAX_REPS);
+    if (nr > MAX_REPS) nr = MAX_REPS;
+    uint64_t holders[MAX_REPS];
+    for (size_t i = 0; i < nr; i++)
+        holders[i] = reps[i].server_id;
+    placement_candidate cands[256];
+    size_t nc = registry_candidates(reg, cands, 256);
+    if (nc > 256) nc = 256;
+    placement_request pr = {.want = 1,
+                            .min_free = s->chunk_size,
+                            .existing = holders,
+                            .n_existing = nr,
+                            .seed = c->chunk_id ^ (uint64_t)s->now_ms};
+    uint64_t target;
+    if (placement_choose(cands, nc, &pr, &target) != 1) return 0;
+    if (!registry_repair_begin(reg, c->chunk_id, s->now_ms, GC_REPAIR_TIMEOUT_MS)) return 0;
+    if (registry_queue_replicate(reg, target, c->chunk_id, c->version, locs[0].address) != 0)
+        return 0;
+    registry_note_allocation(reg, &target, 1, s->chunk_size);
+    s->scheduled++;
+    LOG_INFO("repair: chunk %llu v%llu has %zu of %u replicas; copying from %s to server %llu",
+             (unsigned long long)c->chunk_id, (unsigned long long)c->version, live, c->goal,
+             locs[0].address, (unsigned long long)target);
+    return 0;
+}
+
+static void schedule_repairs(meta_server *ms, ms_role role)
+{
+    ino_list open = {0};
+    pthread_rwlock_rdlock(&ms->fsm_lock);
+    (void)meta_fsm_lease_foreach(ms->fsm, collect_open, &open);
+    meta_fsm_info info;
+    meta_fsm_get_info(ms->fsm, &info);
+    if (!open.oom) {
+        if (open.n > 1) qsort(open.v, open.n, sizeof(uint64_t), cmp_u64);
+        repair_scan s = {.ms = ms,
+                         .open_inos = open.v,
+                         .n_open = open.n,
+                         .now_ms = cfs_mono_ms(),
+                         .chunk_size = info.chunk_size};
+        if (ms_soft_enter(ms, role)) (void)meta_fsm_chunk_foreach(ms->fsm, repair_one, &s);
+        pthread_mutex_unlock(&ms->soft_lock);
+    }
+    pthread_rwlock_unlock(&ms->fsm_lock);
+    free(open.v);
+}
+
 /* ---------------------------------------------------------------- lease recovery */
 
 typedef struct expired_lease {
@@ -296,7 +371,12 @@ static void round_once(meta_server *ms)
     if (raft_node_read_barrier(ms->raft, MS_BARRIER_TIMEOUT_MS) != 0) return;
     if (ms_ensure_formatted(ms) != 0 || stopping(ms)) return;
     schedule_deleted(ms, role);
-    if (++ms->gc_rounds % GC_SCAN_EVERY == 1) delete_orphans_and_stale(ms, role);
+    /* Repairs only once chunkservers had time to report to this leader: before that every
+     * chunk looks under-replicated. */
+    if (++ms->gc_rounds % GC_SCAN_EVERY == 1) {
+        delete_orphans_and_stale(ms, role);
+        if (leading_ms > ms->dead_timeout_ms) schedule_repairs(ms, role);
+    }
     /* Replica lengths are only known once chunkservers re-reported to this leader. */
     if (leading_ms > ms->dead_timeout_ms) recover_leases(ms, role);
 }

@@ -9,7 +9,14 @@ typedef struct server {
     reg_server_info info;
     reg_delete *dels; /* pending delete commands */
     size_t n_dels, cap_dels;
+    reg_replicate *reps; /* pending replicate commands */
+    size_t n_reps, cap_reps;
 } server;
+
+typedef struct repair {
+    uint64_t chunk_id; /* 0 = free */
+    int64_t started_ms;
+} repair;
 
 /* One chunk's replicas: a tiny array (goal is typically 3). */
 typedef struct chunk_entry {
@@ -28,6 +35,7 @@ typedef struct intent {
 struct registry {
     int64_t dead_timeout_ms;
     intent *intents; /* REG_INTENTS slots, a FIFO ring */
+    repair *repairs; /* REG_REPAIRS slots */
     size_t intent_next;
     server **servers;
     size_t n_servers, cap_servers;
@@ -50,9 +58,11 @@ registry *registry_create(int64_t dead_timeout_ms)
     r->n_buckets = 1024;
     r->buckets = calloc(r->n_buckets, sizeof(*r->buckets));
     r->intents = calloc(REG_INTENTS, sizeof(*r->intents));
-    if (!r->buckets || !r->intents) {
+    r->repairs = calloc(REG_REPAIRS, sizeof(*r->repairs));
+    if (!r->buckets || !r->intents || !r->repairs) {
         free(r->buckets);
         free(r->intents);
+        free(r->repairs);
         free(r);
         return NULL;
     }
@@ -62,6 +72,7 @@ registry *registry_create(int64_t dead_timeout_ms)
 static void free_server(server *s)
 {
     free(s->dels);
+    free(s->reps);
     free(s);
 }
 
@@ -82,6 +93,7 @@ void registry_destroy(registry *r)
     }
     free(r->buckets);
     free(r->intents);
+    free(r->repairs);
     free(r);
 }
 
@@ -184,6 +196,7 @@ int registry_register(registry *r, uint64_t id, const char *address, const char 
     if (s) {
         forget_server_replicas(r, id);
         s->n_dels = 0;
+        s->n_reps = 0;
     } else {
         if (r->n_servers == r->cap_servers) {
             size_t cap = r->cap_servers ? r->cap_servers * 2 : 8;
@@ -290,6 +303,7 @@ size_t registry_expire(registry *r, int64_t now_ms, uint64_t *dead_ids, size_t m
         s->info.alive = false;
         s->info.reported = false;
         s->n_dels = 0;
+        s->n_reps = 0;
         forget_server_replicas(r, s->info.id);
         if (dead_ids && died < max) dead_ids[died] = s->info.id;
         died++;
@@ -492,4 +506,57 @@ size_t registry_get_intent(const registry *r, uint64_t chunk_id, uint64_t *ids, 
         return n;
     }
     return 0;
+}
+
+int registry_queue_replicate(registry *r, uint64_t server_id, uint64_t chunk_id, uint64_t version,
+                             const char *source)
+{
+    if (!source || !*source || strlen(source) >= REG_ADDR_MAX || chunk_id == 0 || version == 0)
+        return -EINVAL;
+    server *s = find_server(r, server_id);
+    if (!s || !s->info.alive) return -ENOENT;
+    if (s->n_reps == s->cap_reps) {
+        size_t cap = s->cap_reps ? s->cap_reps * 2 : 8;
+        reg_replicate *v = realloc(s->reps, cap * sizeof(*v));
+        if (!v) return -ENOMEM;
+        s->reps = v;
+        s->cap_reps = cap;
+    }
+    reg_replicate *c = &s->reps[s->n_reps++];
+    c->chunk_id = chunk_id;
+    c->version = version;
+    snprintf(c->source, sizeof(c->source), "%s", source);
+    return 0;
+}
+
+size_t registry_take_replicates(registry *r, uint64_t server_id, reg_replicate *out, size_t max)
+{
+    server *s = find_server(r, server_id);
+    if (!s || s->n_reps == 0) return 0;
+    size_t n = s->n_reps < max ? s->n_reps : max;
+    memcpy(out, s->reps, n * sizeof(*out));
+    memmove(s->reps, s->reps + n, (s->n_reps - n) * sizeof(*out));
+    s->n_reps -= n;
+    return n;
+}
+
+bool registry_repair_begin(registry *r, uint64_t chunk_id, int64_t now_ms, int64_t timeout_ms)
+{
+    repair *free_slot = NULL, *oldest = NULL;
+    for (size_t i = 0; i < REG_REPAIRS; i++) {
+        repair *p = &r->repairs[i];
+        if (p->chunk_id == chunk_id && now_ms - p->started_ms < timeout_ms) return false;
+        if (p->chunk_id == chunk_id || p->chunk_id == 0) {
+            if (!free_slot || p->chunk_id == chunk_id) free_slot = p;
+        } else if (!oldest || p->started_ms < oldest->started_ms) {
+            oldest = p;
+        }
+    }
+    if (!free_slot) {
+        if (!oldest || now_ms - oldest->started_ms < timeout_ms) return false;
+        free_slot = oldest;
+    }
+    free_slot->chunk_id = chunk_id;
+    free_slot->started_ms = now_ms;
+    return true;
 }

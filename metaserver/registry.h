@@ -129,6 +129,23 @@ void registry_set_intent(registry *r, uint64_t chunk_id, const uint64_t *ids, si
 /* Copies the chunk's intent (up to max ids) and returns how many; 0 when none. */
 size_t registry_get_intent(const registry *r, uint64_t chunk_id, uint64_t *ids, size_t max);
 
+/* Repair: replicate commands queued per server (drained into heartbeat replies), and a
+ * bounded table of repairs in flight so a chunk is not scheduled twice while its copy runs. */
+typedef struct reg_replicate {
+    uint64_t chunk_id;
+    uint64_t version;
+    char source[REG_ADDR_MAX]; /* a live holder to pull from */
+} reg_replicate;
+/* -ENOENT unknown/dead server, -EINVAL bad source, -ENOMEM. */
+int registry_queue_replicate(registry *r, uint64_t server, uint64_t chunk_id, uint64_t version,
+                             const char *source);
+size_t registry_take_replicates(registry *r, uint64_t server, reg_replicate *out, size_t max);
+#define REG_REPAIRS 1024
+/* Marks a repair of chunk_id as started at now_ms. Returns false (and changes nothing) while
+ * an earlier repair of the chunk is younger than timeout_ms, or when the table is full of
+ * young repairs. */
+bool registry_repair_begin(registry *r, uint64_t chunk_id, int64_t now_ms, int64_t timeout_ms);
+
 /* Totals over live servers (statfs). */
 void registry_totals(const registry *r, uint64_t *capacity, uint64_t *used);
 

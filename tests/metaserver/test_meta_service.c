@@ -156,6 +156,12 @@ typedef struct del {
     uint64_t chunk_id, version;
 } del;
 
+/* Replicate commands seen by beat() (appended; the test resets n_repl). */
+static del repl[16];
+static char repl_src[16][64];
+static uint64_t repl_to[16];
+static size_t n_repl;
+
 static int beat(uint64_t id, const Chunkfs__ChunkReplica *added, size_t n_added, del *dels,
                 size_t *n_dels)
 {
@@ -174,6 +180,12 @@ static int beat(uint64_t id, const Chunkfs__ChunkReplica *added, size_t n_added,
     ck_assert_int_eq(rc, 0);
     Chunkfs__HeartbeatResp *r = (Chunkfs__HeartbeatResp *)m;
     int err = r->err;
+    for (size_t i = 0; i < r->n_replicate && n_repl < 16; i++) {
+        repl[n_repl].chunk_id = r->replicate[i]->chunk_id;
+        repl[n_repl].version = r->replicate[i]->version;
+        snprintf(repl_src[n_repl], sizeof(repl_src[0]), "%s", r->replicate[i]->source);
+        repl_to[n_repl++] = id;
+    }
     if (n_dels) {
         *n_dels = 0;
         for (size_t i = 0; i < r->n_delete_ && i < 16; i++) {
@@ -621,6 +633,61 @@ START_TEST(bump_before_report_uses_last_allocation)
 }
 END_TEST
 
+START_TEST(repair_after_server_death)
+{
+    uint64_t d = make_dir("d");
+    uint64_t ids[3];
+    ck_assert_int_eq(reg("svc-test", "127.0.0.1:9401", "", 0, &ids[0]), 0);
+    ck_assert_int_eq(reg("svc-test", "127.0.0.1:9402", "", 0, &ids[1]), 0);
+    ck_assert_int_eq(reg("svc-test", "127.0.0.1:9403", "", 0, &ids[2]), 0);
+    uint64_t lease, ino = create_for_write(d, "f", 3, &lease);
+    Chunkfs__MetaResponse *keep;
+    Chunkfs__ChunkInfo *ci = alloc(ino, lease, 0, 3, &keep);
+    ck_assert_uint_eq(ci->n_replicas, 2);
+    uint64_t chunk = ci->chunk_id, t0 = ci->replicas[0]->server_id, t1 = ci->replicas[1]->server_id;
+    char t1_addr[64];
+    snprintf(t1_addr, sizeof(t1_addr), "%s", ci->replicas[1]->address);
+    uint64_t spare = ids[0] != t0 && ids[0] != t1   ? ids[0]
+                     : ids[1] != t0 && ids[1] != t1 ? ids[1]
+                                                    : ids[2];
+    Chunkfs__ChunkReplica rep = replica(chunk, 1, 4096);
+    ck_assert_int_eq(beat(t0, &rep, 1, NULL, NULL), 0);
+    ck_assert_int_eq(beat(t1, &rep, 1, NULL, NULL), 0);
+    commit(ino, lease, ci, 4096, 3);
+    chunkfs__meta_response__free_unpacked(keep, NULL);
+    close_file(ino, lease, 3);
+    /* t0 dies; the spare is told to copy the chunk from t1 */
+    n_repl = 0;
+    int64_t deadline = cfs_mono_ms() + 30000;
+    bool told = false;
+    while (!told && cfs_mono_ms() < deadline) {
+        ck_assert_int_eq(beat(t1, NULL, 0, NULL, NULL), 0);
+        ck_assert_int_eq(beat(spare, NULL, 0, NULL, NULL), 0);
+        for (size_t i = 0; i < n_repl; i++) {
+            ck_assert_uint_eq(repl_to[i], spare);
+            ck_assert_uint_eq(repl[i].chunk_id, chunk);
+            ck_assert_uint_eq(repl[i].version, 1);
+            ck_assert_str_eq(repl_src[i], t1_addr);
+            told = true;
+        }
+        cfs_sleep_ms(200);
+    }
+    ck_assert(told);
+    /* the copy lands and is reported: the chunk is healthy again, nothing more scheduled */
+    ck_assert_int_eq(beat(spare, &rep, 1, NULL, NULL), 0);
+    Chunkfs__MetaResponse *g = get_chunks(ino);
+    ck_assert_uint_eq(g->chunks->chunks[0]->n_replicas, 2);
+    chunkfs__meta_response__free_unpacked(g, NULL);
+    n_repl = 0;
+    for (int i = 0; i < 30; i++) {
+        ck_assert_int_eq(beat(t1, NULL, 0, NULL, NULL), 0);
+        ck_assert_int_eq(beat(spare, NULL, 0, NULL, NULL), 0);
+        cfs_sleep_ms(200);
+    }
+    ck_assert_uint_eq(n_repl, 0);
+}
+END_TEST
+
 START_TEST(malformed_requests)
 {
     (void)make_dir("d");
@@ -674,6 +741,7 @@ int main(void)
     tcase_add_checked_fixture(tl, setup_short_lease, teardown);
     tcase_set_timeout(tl, 60);
     tcase_add_test(tl, dead_server_and_lease_recovery);
+    tcase_add_test(tl, repair_after_server_death);
     suite_add_tcase(s, tl);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -204,6 +204,41 @@ START_TEST(allocation_intents)
 }
 END_TEST
 
+START_TEST(replicate_queue_and_repairs)
+{
+    registry *r = three_servers();
+    ck_assert_int_eq(registry_queue_replicate(r, 2, 7, 3, "127.0.0.1:7001"), 0);
+    ck_assert_int_eq(registry_queue_replicate(r, 2, 8, 1, "127.0.0.1:7003"), 0);
+    ck_assert_int_eq(registry_queue_replicate(r, 2, 8, 1, ""), -EINVAL);
+    ck_assert_int_eq(registry_queue_replicate(r, 2, 0, 1, "h:1"), -EINVAL);
+    ck_assert_int_eq(registry_queue_replicate(r, 9, 8, 1, "h:1"), -ENOENT);
+    reg_replicate out[4];
+    ck_assert_uint_eq(registry_take_replicates(r, 2, out, 1), 1);
+    ck_assert_uint_eq(out[0].chunk_id, 7);
+    ck_assert_uint_eq(out[0].version, 3);
+    ck_assert_str_eq(out[0].source, "127.0.0.1:7001");
+    ck_assert_uint_eq(registry_take_replicates(r, 2, out, 4), 1);
+    ck_assert_uint_eq(out[0].chunk_id, 8);
+    ck_assert_uint_eq(registry_take_replicates(r, 2, out, 4), 0);
+    /* a death drops the queue */
+    ck_assert_int_eq(registry_queue_replicate(r, 3, 9, 1, "h:1"), 0);
+    ck_assert_uint_eq(registry_expire(r, 100000, NULL, 0), 3);
+    ck_assert_uint_eq(registry_take_replicates(r, 3, out, 4), 0);
+
+    /* repairs: one at a time per chunk until the timeout */
+    ck_assert(registry_repair_begin(r, 42, 1000, 500));
+    ck_assert(!registry_repair_begin(r, 42, 1400, 500));
+    ck_assert(registry_repair_begin(r, 43, 1400, 500));
+    ck_assert(registry_repair_begin(r, 42, 1500, 500));
+    /* a full table of young repairs refuses; old ones are reused */
+    for (uint64_t c = 1000; c < 1000 + REG_REPAIRS; c++)
+        registry_repair_begin(r, c, 2000, 500);
+    ck_assert(!registry_repair_begin(r, 5, 2100, 500));
+    ck_assert(registry_repair_begin(r, 5, 2600, 500));
+    registry_destroy(r);
+}
+END_TEST
+
 static void count_cb(void *arg, uint64_t chunk_id, const reg_replica *rep)
 {
     (void)chunk_id;
@@ -244,6 +279,7 @@ int main(void)
     tcase_add_test(tc, candidates_draining_and_allocation_estimate);
     tcase_add_test(tc, many_chunks_grow_and_forget);
     tcase_add_test(tc, allocation_intents);
+    tcase_add_test(tc, replicate_queue_and_repairs);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
