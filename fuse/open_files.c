@@ -36,6 +36,10 @@ struct ofile {
     uint64_t hidden_parent;
     cfs_cred hidden_cred;
     atomic_bool locked;
+    /* Reads of one file go one at a time: the kernel sends read-ahead requests of one
+     * sequential stream in parallel and out of order, which would defeat libchunkfs's
+     * per-handle sequential read-ahead (and its window is shared state of the handle). */
+    pthread_mutex_t read_mu;
 };
 
 struct open_files {
@@ -84,6 +88,7 @@ void open_files_free(open_files *t)
                 free(of->hidden_name);
             }
             pthread_rwlock_destroy(&of->rw);
+            pthread_mutex_destroy(&of->read_mu);
             free(of);
             of = next;
         }
@@ -107,6 +112,7 @@ static ofile *get_ofile(open_files *t, uint64_t ino)
             of->fs = t->fs;
             of->lease_wait_ms = t->lease_wait_ms;
             pthread_rwlock_init(&of->rw, NULL);
+            pthread_mutex_init(&of->read_mu, NULL);
             of->next = t->buckets[b];
             t->buckets[b] = of;
             atomic_fetch_add(&t->count, 1);
@@ -153,6 +159,7 @@ static void put_ofile(open_files *t, ofile *of)
         free(of->hidden_name);
     }
     pthread_rwlock_destroy(&of->rw);
+    pthread_mutex_destroy(&of->read_mu);
     free(of);
 }
 
@@ -331,7 +338,7 @@ int ofile_flush(const open_ref *ref)
     return only_writer ? rc : ofile_commit(ref);
 }
 
-ssize_t ofile_read(const open_ref *ref, void *buf, size_t size, uint64_t off)
+static ssize_t read_locked(const open_ref *ref, void *buf, size_t size, uint64_t off)
 {
     ofile *of = ref->of;
     if (!ref->reader) return -EBADF;
@@ -362,6 +369,14 @@ ssize_t ofile_read(const open_ref *ref, void *buf, size_t size, uint64_t off)
     if (rc == 0) rc = ensure_rd(of);
     if (rc == 0) rc = cfs_pread(of->wr && of->wr_reads ? of->wr : of->rd, buf, size, off);
     pthread_rwlock_unlock(&of->rw);
+    return rc;
+}
+
+ssize_t ofile_read(const open_ref *ref, void *buf, size_t size, uint64_t off)
+{
+    pthread_mutex_lock(&ref->of->read_mu);
+    ssize_t rc = read_locked(ref, buf, size, off);
+    pthread_mutex_unlock(&ref->of->read_mu);
     return rc;
 }
 
