@@ -4,8 +4,7 @@
 . "$(dirname "$0")/fuse_cluster.sh"
 fc_require_fuse
 fc_init
-fc_start_meta 1
-fc_start_chunk 2
+fc_start_cluster 1 2
 MNT="$FC_DIR/mnt"
 fc_mount "$MNT"
 BIG_MB=${FUSE_BIG_MB:-256}
@@ -21,9 +20,7 @@ head -c $((3 * 1024 * 1024 + 17)) /dev/urandom >"$FC_DIR/open.local"
 exec 3>"$MNT/open-at-exit"
 cat "$FC_DIR/open.local" >&3
 kill -TERM "${FC_MOUNT_PIDS[0]}"
-fc_wait_until 60 bash -c "! kill -0 ${FC_MOUNT_PIDS[0]}" || fc_fail "daemon ignored SIGTERM"
-wait "${FC_MOUNT_PIDS[0]}" || fc_fail "daemon exit status $? after SIGTERM"
-FC_MOUNT_PIDS[0]=""
+fc_wait_daemon "${FC_MOUNT_PIDS[0]}"
 exec 3>&-
 fc_wait_until 30 bash -c "! grep -qs ' $MNT fuse' /proc/mounts" || fc_fail "still mounted"
 

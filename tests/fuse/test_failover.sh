@@ -2,16 +2,16 @@
 # completes, and the bytes read back equal.
 . "$(dirname "$0")/fuse_cluster.sh"
 fc_require_fuse
+FC_GOAL=3
 fc_init
-fc_start_meta 3
-fc_start_chunk 2
+fc_start_cluster 3 3
 MNT="$FC_DIR/mnt"
 fc_mount "$MNT" "op_timeout_ms=60000"
 MB=${FUSE_FAILOVER_MB:-96}
 head -c $((MB * 1024 * 1024)) /dev/urandom >"$FC_DIR/src"
 want=$(sha256sum <"$FC_DIR/src" | cut -d' ' -f1)
 # A leader must be known before the copy starts.
-fc_wait_until 30 fc_leader_index || fc_fail "no leader"
+meta_leader_index >/dev/null || fc_fail "no leader"
 cp "$FC_DIR/src" "$MNT/file" &
 cp_pid=$!
 # Kill once the copy is under way (some data written), not by a timer.

@@ -3,8 +3,7 @@
 . "$(dirname "$0")/fuse_cluster.sh"
 fc_require_fuse
 fc_init
-fc_start_meta 1
-fc_start_chunk 1
+fc_start_cluster 1 1
 MNT="$FC_DIR/mnt"
 mkdir -p "$MNT"
 daemon_pid() { # our own daemon, found by its unique mount point argument
@@ -21,17 +20,18 @@ daemon_pid() { # our own daemon, found by its unique mount point argument
     fc_fail "fake mount failed"
 grep -q -- "-o allow_other $FC_META $MNT" "$FC_DIR/fake.out" || fc_fail "fake mount printed $(cat "$FC_DIR/fake.out")"
 grep -qs " $MNT fuse" /proc/mounts && fc_fail "fake mount mounted"
-"$CHUNKFS_BIN/mount.chunkfs" "$FC_META" "$MNT" -o allow_other,_netdev,noauto,defaults,log_file="$FC_DIR/helper.log" ||
+"$CHUNKFS_BIN/mount.chunkfs" "$FC_META" "$MNT" -o allow_other,_netdev,noauto,defaults,log_file="$FC_DIR/log/helper.log" ||
     fc_fail "mount.chunkfs failed"
 grep -qs " $MNT fuse.chunkfs" /proc/mounts || fc_fail "not mounted as fuse.chunkfs"
 pid=$(daemon_pid) || fc_fail "daemon not found"
-FC_MOUNT_PIDS+=("$pid")
+EXTRA_PIDS+=("$pid")
 echo "through the helper" >"$MNT/hello" || fc_fail "write"
 [ "$(cat "$MNT/hello")" = "through the helper" ] || fc_fail "read back"
 fusermount3 -u "$MNT" || fc_fail "fusermount3 -u"
 fc_wait_until 30 bash -c "! kill -0 $pid" || fc_fail "daemon did not exit after unmount"
+fc_forget_pid "$pid"
 # A cluster that does not answer: the mount command fails (after op_timeout_ms), nothing mounted.
-port=$(fc_free_port)
+port=$(free_ports 1)
 if "$CHUNKFS_BIN/mount.chunkfs" "127.0.0.1:$port" "$MNT" -o op_timeout_ms=1500 2>"$FC_DIR/bad.out"; then
     fc_fail "mount of a dead cluster succeeded"
 fi

@@ -3,8 +3,7 @@
 . "$(dirname "$0")/fuse_cluster.sh"
 fc_require_fuse
 fc_init
-fc_start_meta 1
-fc_start_chunk 2
+fc_start_cluster 1 2
 fc_mount "$FC_DIR/mnt"
 "$CHUNKFS_BIN/posix_suite" -s names,rename,links,symlinks,io,truncate,sparse,big,mmap,xattr,times,attrs,misc,perms,locks \
     "$FC_DIR/mnt" || fc_fail "posix_suite found failures"

@@ -3,8 +3,7 @@
 . "$(dirname "$0")/fuse_cluster.sh"
 fc_require_fuse
 fc_init
-fc_start_meta 1
-fc_start_chunk 2
+fc_start_cluster 1 2
 fc_mount "$FC_DIR/m1"
 fc_mount "$FC_DIR/m2"
 "$CHUNKFS_BIN/posix_suite" -s locks,peer -p "$FC_DIR/m2" "$FC_DIR/m1" ||

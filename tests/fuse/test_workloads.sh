@@ -4,8 +4,7 @@
 . "$(dirname "$0")/fuse_cluster.sh"
 fc_require_fuse
 fc_init
-fc_start_meta 1
-fc_start_chunk 2
+fc_start_cluster 1 2
 MNT="$FC_DIR/mnt"
 fc_mount "$MNT"
 OPS=${FUSE_RANDIO_OPS:-250}
