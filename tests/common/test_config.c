@@ -24,8 +24,8 @@ static char g_dir[256];
 
 static void setup(void)
 {
-    snprintf(g_dir, sizeof g_dir, "%s/cfs-config-XXXXXX",
-             getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    const char *tmp = getenv("TMPDIR");
+    snprintf(g_dir, sizeof g_dir, "%s/cfs-config-XXXXXX", tmp && *tmp ? tmp : "/tmp");
     ck_assert_ptr_nonnull(mkdtemp(g_dir));
 }
 

@@ -29,7 +29,9 @@ END_TEST
 /* Captures what the logger writes to stderr while `fn` runs. */
 static char *capture_stderr(void (*fn)(void))
 {
-    char path[] = "/tmp/cfs-log-XXXXXX";
+    char path[512];
+    const char *tmp = getenv("TMPDIR");
+    snprintf(path, sizeof path, "%s/cfs-log-XXXXXX", tmp && *tmp ? tmp : "/tmp");
     int fd = mkstemp(path);
     ck_assert_int_ge(fd, 0);
     unlink(path);
