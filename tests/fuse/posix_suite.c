@@ -852,11 +852,11 @@ static void s_mmap(void)
 
 /* ------------------------------------------------------------------ readdir */
 
-/* Creates (mknod) or unlinks rd/entry-000000 .. n-1 from 4 processes; true if all worked. */
+/* Creates (mknod) or unlinks rd/entry-000000 .. n-1 from 8 processes; true if all worked. */
 static bool for_each_entry_parallel(long n, bool create)
 {
-    const int workers = 4;
-    pid_t pids[4];
+    const int workers = 8;
+    pid_t pids[8];
     fflush(stdout);
     for (int w = 0; w < workers; w++) {
         pids[w] = fork();
@@ -885,10 +885,10 @@ static void s_readdir(void)
 {
     mkdir(P("rd"), 0755);
     long n = g_dirents;
-    /* Four processes create (and later remove) the entries: concurrent namespace changes
-     * in one directory, and a quarter of the wall time on a replicated metaserver. */
+    /* Eight processes create (and later remove) the entries: concurrent namespace changes
+     * in one directory, and a fraction of the wall time on a replicated metaserver. */
     bool ok = for_each_entry_parallel(n, true);
-    result(ok, "create directory entries (4 processes)", "see above");
+    result(ok, "create directory entries (8 processes)", "see above");
     mkdir(P("rd/subdir"), 0755);
     symlink("x", P("rd/symlink"));
     unsigned char *seen = calloc((size_t)n, 1);
@@ -954,7 +954,7 @@ static void s_readdir(void)
     }
 
     ok = for_each_entry_parallel(n, false);
-    result(ok, "unlink all entries (4 processes)", "see above");
+    result(ok, "unlink all entries (8 processes)", "see above");
     rmdir(P("rd/subdir"));
     unlink(P("rd/symlink"));
     d = opendir(P("rd"));
