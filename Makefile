@@ -49,5 +49,10 @@ demo: build
 stop:
 	CHUNKFS_BIN=$(CURDIR)/$(BUILD)/bin bash scripts/local-cluster.sh stop
 
+# Side-by-side benchmark with MooseFS and a local directory (bench/run.sh; needs root).
+.PHONY: bench
+bench: build
+	CHUNKFS_BIN=$(CURDIR)/$(BUILD)/bin bash bench/run.sh
+
 clean:
 	rm -rf $(BUILD) $(BUILD_ASAN)
