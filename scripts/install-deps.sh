@@ -1,15 +1,23 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages chunkfs needs to build, test and run the demo.
 # Idempotent: when every package is present it does nothing (no network access).
+# With --bench it also installs MooseFS for bench/run.sh.
 set -euo pipefail
 
 PKGS=(
   build-essential cmake pkg-config git
   libgrpc-dev protobuf-c-compiler libprotobuf-c-dev
   libfuse3-dev fuse3
-  zlib1g-dev libssl-dev check libinih-dev
+  zlib1g-dev libssl-dev check libinih-dev libmicrohttpd-dev
   python3 iproute2 procps util-linux
 )
+# --bench: also MooseFS, the peer `make bench` compares against (never in the default set).
+if [ "${1:-}" = "--bench" ]; then
+  PKGS+=(moosefs-master moosefs-chunkserver moosefs-client moosefs-cli)
+elif [ $# -gt 0 ]; then
+  echo "usage: $0 [--bench]" >&2
+  exit 2
+fi
 
 missing=()
 for p in "${PKGS[@]}"; do
