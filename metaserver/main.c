@@ -38,6 +38,12 @@ static const cfs_config_def run_defs[] = {
     {"election-ticks", CFS_CFG_INT, "0", "election timeout in ticks (0: default)"},
     {"snapshot-entries", CFS_CFG_INT, "0", "snapshot after this many entries (0: default)"},
     {"join", CFS_CFG_BOOL, "false", "start empty as a non-voter, to be added by the leader"},
+    {"gc-grace-ms", CFS_CFG_INT, "60000", "orphan/stale replicas are deleted after this long"},
+    {"repair-max-inflight", CFS_CFG_INT, "64", "replica copies in flight cluster-wide"},
+    {"repair-max-per-server", CFS_CFG_INT, "4", "replica copies in flight to one chunkserver"},
+    {"rebalance-spread", CFS_CFG_STRING, "0.1",
+     "move chunks until every used fraction is within this of the mean (0 disables)"},
+    {"rebalance-max-inflight", CFS_CFG_INT, "4", "rebalancing copies in flight cluster-wide"},
     {"log-level", CFS_CFG_STRING, "info", "debug, info, warn or error"},
     {NULL, 0, NULL, NULL}};
 
@@ -209,6 +215,21 @@ static int cmd_run(int argc, char **argv)
     int64_t dead = cfs_config_int(&c, "dead-timeout-ms"), lease = cfs_config_int(&c, "lease-ms");
     int64_t tick = cfs_config_int(&c, "tick-ms"), elect = cfs_config_int(&c, "election-ticks");
     int64_t snap = cfs_config_int(&c, "snapshot-entries");
+    int64_t grace = cfs_config_int(&c, "gc-grace-ms");
+    int64_t rep_max = cfs_config_int(&c, "repair-max-inflight");
+    int64_t rep_srv = cfs_config_int(&c, "repair-max-per-server");
+    int64_t reb_max = cfs_config_int(&c, "rebalance-max-inflight");
+    char *spread_end = NULL;
+    const char *spread_s = cfs_config_str(&c, "rebalance-spread");
+    double spread = spread_s ? strtod(spread_s, &spread_end) : -1;
+    if (!spread_s || spread_end == spread_s || *spread_end || !(spread >= 0 && spread <= 1) ||
+        grace <= 0 || rep_max <= 0 || rep_max > 100000 || rep_srv <= 0 || rep_srv > 10000 ||
+        reb_max < 0 || reb_max > 10000) {
+        fprintf(stderr, "chunkfs-metaserver: --gc-grace-ms, --repair-max-inflight and "
+                        "--repair-max-per-server must be > 0, --rebalance-max-inflight >= 0, "
+                        "--rebalance-spread in [0, 1]\n");
+        goto out;
+    }
     if (dead <= 0 || lease <= 0 || lease > 3600000 || tick < 0 || tick > 10000 || elect < 0 ||
         elect > 10000 || snap < 0) {
         fprintf(stderr, "chunkfs-metaserver: --dead-timeout-ms and --lease-ms must be > 0; "
@@ -236,7 +257,12 @@ static int cmd_run(int argc, char **argv)
                               .join = join,
                               .tick_ms = (int)tick,
                               .election_ticks = (int)elect,
-                              .snapshot_entries = (uint64_t)snap};
+                              .snapshot_entries = (uint64_t)snap,
+                              .gc_grace_ms = grace,
+                              .repair_max_inflight = (uint32_t)rep_max,
+                              .repair_max_per_server = (uint32_t)rep_srv,
+                              .rebalance_spread = spread,
+                              .rebalance_max_inflight = (uint32_t)reb_max};
     meta_server *ms = NULL;
     int port = 0;
     int rc = meta_server_create(&cfg, &ms, &port);

@@ -20,13 +20,13 @@
 #include "common/time_util.h"
 #include "metaserver/meta_cmd.h"
 #include "metaserver/meta_server_internal.h"
+#include "metaserver/repair_plan.h"
 
 #define GC_PERIOD_MS 1000
 #define GC_MAX_DELETED 10000      /* deleted-queue entries handled per round */
 #define GC_MAX_LEASES 64          /* leases recovered per round */
 #define LEASE_GRACE_NS 2000000000 /* clock skew allowance between successive leaders */
 #define MAX_REPS 16
-#define GC_MAX_REPAIRS 64          /* replica copies scheduled per scan */
 #define GC_REPAIR_TIMEOUT_MS 60000 /* a copy not reported by then is scheduled again */
 #define GC_SCAN_EVERY 5            /* rounds between full replica scans (they hold fsm_lock) */
 
@@ -150,10 +150,41 @@ static int collect_open(void *arg, const meta_lease_ref *l)
     return 0;
 }
 
+/* Orphan and stale replicas are deleted only after gc_grace_ms of being seen as such in
+ * every scan: a replica reported just before the entry that makes it live is applied here
+ * (an allocation racing a report, a new leader catching up) survives. The suspects carry
+ * over between scans sorted by (server, chunk); one that is no longer judged a victim drops
+ * out and starts over if it shows up again. */
+struct gc_suspect {
+    uint64_t server_id, chunk_id;
+    int64_t first_ms;
+};
+
+static int cmp_victim(const void *a, const void *b)
+{
+    const victim *x = a, *y = b;
+    if (x->server_id != y->server_id) return x->server_id < y->server_id ? -1 : 1;
+    return x->chunk_id < y->chunk_id ? -1 : x->chunk_id > y->chunk_id;
+}
+
+static int cmp_suspect(const void *a, const void *b)
+{
+    const struct gc_suspect *x = a, *y = b;
+    if (x->server_id != y->server_id) return x->server_id < y->server_id ? -1 : 1;
+    return x->chunk_id < y->chunk_id ? -1 : x->chunk_id > y->chunk_id;
+}
+
 static void delete_orphans_and_stale(meta_server *ms, ms_role role)
 {
     ino_list open = {0};
     replica_scan s = {0};
+    int64_t now = cfs_mono_ms();
+    if (ms->suspects_term != role.term) {
+        free(ms->suspects);
+        ms->suspects = NULL;
+        ms->n_suspects = 0;
+        ms->suspects_term = role.term;
+    }
     pthread_rwlock_rdlock(&ms->fsm_lock);
     (void)meta_fsm_lease_foreach(ms->fsm, collect_open, &open);
     if (!open.oom) {
@@ -163,13 +194,35 @@ static void delete_orphans_and_stale(meta_server *ms, ms_role role)
         s.n_open = open.n;
         if (ms_soft_enter(ms, role)) {
             registry_foreach_replica(ms->reg, judge_replica, &s);
-            for (size_t i = 0; i < s.n; i++) {
-                LOG_INFO("deleting %s replica of chunk %llu v%llu on server %llu",
-                         s.v[i].orphan ? "orphan" : "stale", (unsigned long long)s.v[i].chunk_id,
-                         (unsigned long long)s.v[i].version, (unsigned long long)s.v[i].server_id);
-                if (registry_queue_delete(ms->reg, s.v[i].server_id, s.v[i].chunk_id,
-                                          s.v[i].version) == -ENOMEM)
-                    break;
+            struct gc_suspect *next = s.n ? calloc(s.n, sizeof(*next)) : NULL;
+            size_t n_next = 0;
+            if (!s.oom && (s.n == 0 || next)) {
+                if (s.n > 1) qsort(s.v, s.n, sizeof(*s.v), cmp_victim);
+                for (size_t i = 0; i < s.n; i++) {
+                    struct gc_suspect key = {s.v[i].server_id, s.v[i].chunk_id, now};
+                    const struct gc_suspect *old =
+                        ms->n_suspects
+                            ? bsearch(&key, ms->suspects, ms->n_suspects, sizeof(key), cmp_suspect)
+                            : NULL;
+                    if (old) key.first_ms = old->first_ms;
+                    if (now - key.first_ms < ms->gc_grace_ms) {
+                        next[n_next++] = key;
+                        continue;
+                    }
+                    LOG_INFO(
+                        "deleting %s replica of chunk %llu v%llu on server %llu",
+                        s.v[i].orphan ? "orphan" : "stale", (unsigned long long)s.v[i].chunk_id,
+                        (unsigned long long)s.v[i].version, (unsigned long long)s.v[i].server_id);
+                    if (registry_queue_delete(ms->reg, s.v[i].server_id, s.v[i].chunk_id,
+                                              s.v[i].version) == -ENOMEM)
+                        break;
+                }
+                free(ms->suspects);
+                ms->suspects = next;
+                ms->n_suspects = n_next;
+                ms->heal.gc_waiting = n_next;
+            } else {
+                free(next);
             }
         }
         pthread_mutex_unlock(&ms->soft_lock);
@@ -181,30 +234,116 @@ static void delete_orphans_and_stale(meta_server *ms, ms_role role)
 
 /* ---------------------------------------------------------------- repair */
 
-/* A chunk below its goal: copy it from a live holder to a new server (placement spreads
- * over domains, avoiding the holders), one copy per chunk per round, a bounded number per
- * round, never for a file being written (its replicas are in flux). The target pulls the
- * replica (ChunkService.Replicate) and reports it; until then the repair is "in flight". */
+/* Every chunk of a closed file is checked against its goal, counting replicas at the
+ * current version on live servers that are not draining:
+ *   - below the goal (a server died, a replica went corrupt or stale, setrep raised the
+ *     goal, a server is being decommissioned): queued; the queue is served fewest live
+ *     replicas first, each copy pulled by a placement-chosen target from a live holder,
+ *     within repair_max_inflight copies cluster-wide and repair_max_per_server per target;
+ *   - above what it needs (setrep lowered the goal, a dead server came back, a draining
+ *     server's copy is no longer needed): one surplus replica per scan is deleted, a
+ *     draining server's first, then a duplicate domain's, then the fullest server's;
+ *   - no live replica at all: missing; left alone (counted by status and fsck) so the data
+ *     comes back if a server holding it returns.
+ * Files with a write lease are skipped: their replicas are in flux. */
+#define GC_MAX_TRIMS 256 /* surplus replicas deleted per scan */
+
 typedef struct repair_scan {
     meta_server *ms;
     const uint64_t *open_inos;
     size_t n_open;
-    size_t scheduled;
     int64_t now_ms;
-    uint64_t chunk_size;
+    repair_item *queue;
+    size_t n_queue, cap_queue;
+    size_t trims;
+    uint64_t draining_replicas;
+    bool oom;
 } repair_scan;
 
-static int repair_one(void *arg, const meta_chunk_ref *c)
+static int queue_push(repair_scan *s, const repair_item *it)
+{
+    if (s->n_queue == s->cap_queue) {
+        size_t cap = s->cap_queue ? s->cap_queue * 2 : 64;
+        repair_item *v = realloc(s->queue, cap * sizeof(*v));
+        if (!v) return -ENOMEM;
+        s->queue = v;
+        s->cap_queue = cap;
+    }
+    s->queue[s->n_queue++] = *it;
+    return 0;
+}
+
+static void trim_one(repair_scan *s, const meta_chunk_ref *c, const reg_replica *reps, size_t nr)
+{
+    registry *reg = s->ms->reg;
+    trim_replica t[MAX_REPS];
+    reg_server_info info[MAX_REPS];
+    size_t n = 0;
+    for (size_t i = 0; i < nr; i++) {
+        if (reps[i].version != c->version) continue;
+        if (registry_get_server(reg, reps[i].server_id, &info[n]) != 0) continue;
+        t[n] = (trim_replica){.server_id = info[n].id,
+                              .domain = info[n].domain,
+                              .capacity = info[n].capacity,
+                              .used = info[n].used,
+                              .draining = info[n].draining};
+        n++;
+    }
+    int k = repair_pick_trim(t, n);
+    if (k < 0) return;
+    if (registry_queue_delete(reg, t[k].server_id, c->chunk_id, c->version) != 0) return;
+    s->trims++;
+    s->ms->heal.trimmed++;
+    LOG_INFO("trim: chunk %llu v%llu has %zu replicas for goal %u; removing the one on "
+             "server %llu%s",
+             (unsigned long long)c->chunk_id, (unsigned long long)c->version, n, c->goal,
+             (unsigned long long)t[k].server_id, t[k].draining ? " (draining)" : "");
+}
+
+static int judge_chunk(void *arg, const meta_chunk_ref *c)
 {
     repair_scan *s = arg;
     registry *reg = s->ms->reg;
-    if (s->scheduled >= GC_MAX_REPAIRS) return 1;
-    reg_location locs[MAX_REPS];
-    size_t live = registry_locations(reg, c->chunk_id, c->version, locs, MAX_REPS);
-    if (live == 0 || live >= c->goal) return 0;
     if (s->n_open && bsearch(&c->ino, s->open_inos, s->n_open, sizeof(uint64_t), cmp_u64)) return 0;
     reg_replica reps[MAX_REPS];
     size_t nr = registry_replicas(reg, c->chunk_id, reps, MAX_REPS);
+    if (nr > MAX_REPS) nr = MAX_REPS;
+    uint32_t live = 0, usable = 0;
+    for (size_t i = 0; i < nr; i++) {
+        if (reps[i].version != c->version) continue;
+        reg_server_info si;
+        if (registry_get_server(reg, reps[i].server_id, &si) != 0 || !si.alive) continue;
+        live++;
+        if (si.draining)
+            s->draining_replicas++;
+        else
+            usable++;
+    }
+    if (live == 0) return 0; /* missing: nothing to copy from */
+    if (usable < c->goal) {
+        repair_item it = {c->chunk_id, c->version, c->goal, usable};
+        if (queue_push(s, &it) != 0) {
+            s->oom = true;
+            return 1;
+        }
+    } else if (live > c->goal && s->trims < GC_MAX_TRIMS &&
+               !registry_repair_pending(reg, c->chunk_id, s->now_ms, GC_REPAIR_TIMEOUT_MS) &&
+               !ms_move_pending(s->ms, c->chunk_id)) {
+        trim_one(s, c, reps, nr);
+    }
+    return 0;
+}
+
+/* Schedules one copy of `it`; true if scheduled. Caller holds soft_lock. */
+static bool repair_one(repair_scan *s, const repair_item *it, uint64_t chunk_size)
+{
+    meta_server *ms = s->ms;
+    registry *reg = ms->reg;
+    reg_location locs[MAX_REPS];
+    size_t live = registry_locations(reg, it->chunk_id, it->version, locs, MAX_REPS);
+    if (live == 0) return false;
+    reg_replica reps[MAX_REPS];
+    size_t nr = registry_replicas(reg, it->chunk_id, reps, MAX_REPS);
     if (nr > MAX_REPS) nr = MAX_REPS;
     uint64_t holders[MAX_REPS];
     for (size_t i = 0; i < nr; i++)
@@ -212,22 +351,33 @@ static int repair_one(void *arg, const meta_chunk_ref *c)
     placement_candidate cands[256];
     size_t nc = registry_candidates(reg, cands, 256);
     if (nc > 256) nc = 256;
+    /* Targets already receiving their share of copies are left out this round. */
+    uint64_t busy[256];
+    size_t n_busy = 0;
+    for (size_t i = 0; i < nc; i++)
+        if (registry_repairs_inflight(reg, cands[i].id, s->now_ms, GC_REPAIR_TIMEOUT_MS) >=
+            ms->repair_max_per_server)
+            busy[n_busy++] = cands[i].id;
     placement_request pr = {.want = 1,
-                            .min_free = s->chunk_size,
+                            .min_free = chunk_size,
+                            .exclude = busy,
+                            .n_exclude = n_busy,
                             .existing = holders,
                             .n_existing = nr,
-                            .seed = c->chunk_id ^ (uint64_t)s->now_ms};
+                            .seed = it->chunk_id ^ (uint64_t)s->now_ms};
     uint64_t target;
-    if (placement_choose(cands, nc, &pr, &target) != 1) return 0;
-    if (!registry_repair_begin(reg, c->chunk_id, s->now_ms, GC_REPAIR_TIMEOUT_MS)) return 0;
-    if (registry_queue_replicate(reg, target, c->chunk_id, c->version, locs[0].address) != 0)
-        return 0;
-    registry_note_allocation(reg, &target, 1, s->chunk_size);
-    s->scheduled++;
-    LOG_INFO("repair: chunk %llu v%llu has %zu of %u replicas; copying from %s to server %llu",
-             (unsigned long long)c->chunk_id, (unsigned long long)c->version, live, c->goal,
+    if (placement_choose(cands, nc, &pr, &target) != 1) return false;
+    if (!registry_repair_start(reg, it->chunk_id, target, s->now_ms, GC_REPAIR_TIMEOUT_MS))
+        return false;
+    if (registry_queue_replicate(reg, target, it->chunk_id, it->version, locs[0].address) != 0)
+        return false;
+    registry_note_allocation(reg, &target, 1, chunk_size);
+    ms->heal.repair_scheduled++;
+    LOG_INFO("repair: chunk %llu v%llu has %u of %u usable replicas; copying from %s to "
+             "server %llu",
+             (unsigned long long)it->chunk_id, (unsigned long long)it->version, it->live, it->goal,
              locs[0].address, (unsigned long long)target);
-    return 0;
+    return true;
 }
 
 static void schedule_repairs(meta_server *ms, ms_role role)
@@ -237,17 +387,34 @@ static void schedule_repairs(meta_server *ms, ms_role role)
     (void)meta_fsm_lease_foreach(ms->fsm, collect_open, &open);
     meta_fsm_info info;
     meta_fsm_get_info(ms->fsm, &info);
+    repair_scan s = {.ms = ms, .now_ms = cfs_mono_ms()};
     if (!open.oom) {
         if (open.n > 1) qsort(open.v, open.n, sizeof(uint64_t), cmp_u64);
-        repair_scan s = {.ms = ms,
-                         .open_inos = open.v,
-                         .n_open = open.n,
-                         .now_ms = cfs_mono_ms(),
-                         .chunk_size = info.chunk_size};
-        if (ms_soft_enter(ms, role)) (void)meta_fsm_chunk_foreach(ms->fsm, repair_one, &s);
+        s.open_inos = open.v;
+        s.n_open = open.n;
+        if (ms_soft_enter(ms, role)) {
+            (void)meta_fsm_chunk_foreach(ms->fsm, judge_chunk, &s);
+            repair_order(s.queue, s.n_queue);
+            size_t waiting = 0;
+            for (size_t i = 0; i < s.n_queue; i++) {
+                if (registry_repair_pending(ms->reg, s.queue[i].chunk_id, s.now_ms,
+                                            GC_REPAIR_TIMEOUT_MS))
+                    continue; /* its copy runs */
+                if (registry_repairs_inflight(ms->reg, 0, s.now_ms, GC_REPAIR_TIMEOUT_MS) >=
+                        ms->repair_max_inflight ||
+                    !repair_one(&s, &s.queue[i], info.chunk_size))
+                    waiting++;
+            }
+            ms->heal.repair_queued = waiting;
+            ms->heal.repair_inflight =
+                registry_repairs_inflight(ms->reg, 0, s.now_ms, GC_REPAIR_TIMEOUT_MS);
+            ms->heal.draining_replicas = s.draining_replicas;
+        }
         pthread_mutex_unlock(&ms->soft_lock);
     }
     pthread_rwlock_unlock(&ms->fsm_lock);
+    if (s.oom) LOG_WARN("repair scan: out of memory; the queue is partial this round");
+    free(s.queue);
     free(open.v);
 }
 
@@ -377,6 +544,7 @@ static void round_once(meta_server *ms)
         delete_orphans_and_stale(ms, role);
         if (leading_ms > ms->dead_timeout_ms) schedule_repairs(ms, role);
     }
+    if (leading_ms > ms->dead_timeout_ms) ms_rebalance_round(ms, role);
     /* Replica lengths are only known once chunkservers re-reported to this leader. */
     if (leading_ms > ms->dead_timeout_ms) recover_leases(ms, role);
 }

@@ -99,6 +99,7 @@ static int reset_soft_state(meta_server *ms)
     ms->locks = locks;
     ms->next_server_seq = 0;
     ms->corrupt_reports = 0;
+    ms->heal = (ms_heal_stats){0};
     return 0;
 }
 
@@ -201,6 +202,11 @@ int meta_server_create(const meta_server_config *cfg, meta_server **out, int *po
     snprintf(ms->data_dir, sizeof(ms->data_dir), "%s", cfg->data_dir);
     ms->dead_timeout_ms = cfg->dead_timeout_ms > 0 ? cfg->dead_timeout_ms : 5000;
     ms->lease_ms = cfg->lease_ms ? cfg->lease_ms : META_FSM_DEFAULT_LEASE_MS;
+    ms->gc_grace_ms = cfg->gc_grace_ms > 0 ? cfg->gc_grace_ms : 0;
+    ms->repair_max_inflight = cfg->repair_max_inflight ? cfg->repair_max_inflight : 64;
+    ms->repair_max_per_server = cfg->repair_max_per_server ? cfg->repair_max_per_server : 4;
+    ms->rebalance_spread = cfg->rebalance_spread;
+    ms->rebalance_max_inflight = cfg->rebalance_max_inflight;
     pthread_rwlock_init(&ms->fsm_lock, NULL);
     pthread_mutex_init(&ms->soft_lock, NULL);
     pthread_mutex_init(&ms->gc_mu, NULL);
@@ -307,6 +313,7 @@ void meta_server_destroy(meta_server *ms)
     meta_fsm_destroy(ms->fsm);
     registry_destroy(ms->reg);
     lock_table_destroy(ms->locks);
+    free(ms->suspects);
     pthread_rwlock_destroy(&ms->fsm_lock);
     pthread_mutex_destroy(&ms->soft_lock);
     pthread_mutex_destroy(&ms->gc_mu);

@@ -23,6 +23,12 @@ typedef struct meta_server_config {
     int tick_ms;               /* Raft tick; 0 = the node's default */
     int election_ticks;        /* 0 = the node's default */
     uint64_t snapshot_entries; /* 0 = the node's default */
+    int64_t gc_grace_ms;       /* orphan/stale replicas live this long before deletion; 0 = none */
+    uint32_t repair_max_inflight;    /* copies in flight cluster-wide; 0 = 64 */
+    uint32_t repair_max_per_server;  /* copies in flight to one server; 0 = 4 */
+    double rebalance_spread;         /* target: every used fraction within this of the mean;
+                                        <= 0 disables the rebalancer */
+    uint32_t rebalance_max_inflight; /* rebalancing moves in flight; 0 disables */
 } meta_server_config;
 
 /* Reads the data dir's cluster parameters, recovers the Raft state and binds the listen

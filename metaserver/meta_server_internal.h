@@ -21,6 +21,20 @@
 #define MS_PROPOSE_TIMEOUT_MS 5000
 #define MS_BARRIER_TIMEOUT_MS 5000
 
+/* Repair/decommission progress from the maintenance thread's last scan, for status. */
+typedef struct ms_heal_stats {
+    uint64_t repair_queued;      /* under-replicated chunks waiting for a copy slot */
+    uint64_t repair_inflight;    /* copies scheduled, not yet reported */
+    uint64_t repair_scheduled;   /* copies scheduled in this leadership term */
+    uint64_t trimmed;            /* surplus replicas removed in this leadership term */
+    uint64_t draining_replicas;  /* replicas still on draining servers */
+    uint64_t gc_waiting;         /* orphan/stale replicas inside their grace period */
+    uint64_t rebalance_inflight; /* moves copying */
+    uint64_t rebalance_done;     /* moves finished (source deleted) in this term */
+    bool balanced;               /* last check found every server within the spread */
+} ms_heal_stats;
+#define MS_MAX_MOVES 256
+
 struct meta_server {
     uint64_t id;
     char listen[128];
@@ -50,6 +64,20 @@ struct meta_server {
 
     pthread_t gc_thread;
     uint64_t gc_rounds; /* maintenance rounds as leader (gc thread only) */
+    int64_t gc_grace_ms;
+    uint32_t repair_max_inflight, repair_max_per_server;
+    double rebalance_spread;
+    uint32_t rebalance_max_inflight;
+    struct gc_suspect *suspects; /* orphan/stale replicas seen, with first-seen time (gc only) */
+    size_t n_suspects;
+    uint64_t suspects_term;
+    ms_heal_stats heal; /* last scan's figures (under soft_lock) */
+    struct ms_move {    /* rebalancing moves in flight (gc thread, under soft_lock) */
+        uint64_t chunk_id, version, src, dst;
+        int64_t started_ms;
+    } moves[MS_MAX_MOVES];
+    size_t n_moves;
+    uint64_t moves_term;
     bool gc_started;
     pthread_mutex_t gc_mu;
     pthread_cond_t gc_cv;
@@ -93,5 +121,12 @@ int cluster_service_report(void *arg, const char *peer, const uint8_t *req, size
 
 /* Background maintenance thread (meta_gc.c). */
 void *meta_gc_main(void *arg);
+
+/* Rebalancer step of a maintenance round (meta_rebalance.c): finishes reported moves and
+ * plans new ones. Takes fsm_lock and soft_lock itself. */
+void ms_rebalance_round(meta_server *ms, ms_role role);
+/* True while a rebalancing move of chunk_id is in flight (caller holds soft_lock): the
+ * repair scan leaves its surplus replica to the move. */
+bool ms_move_pending(const meta_server *ms, uint64_t chunk_id);
 
 #endif

@@ -15,6 +15,7 @@ typedef struct server {
 
 typedef struct repair {
     uint64_t chunk_id; /* 0 = free */
+    uint64_t target;   /* server the copy goes to; 0 = not tracked */
     int64_t started_ms;
 } repair;
 
@@ -41,6 +42,7 @@ struct registry {
     size_t n_servers, cap_servers;
     chunk_entry **buckets;
     size_t n_buckets, n_chunks;
+    uint64_t repairs_done; /* tracked copies confirmed by the target's report */
 };
 
 static size_t hash_chunk(uint64_t id, size_t n_buckets)
@@ -251,6 +253,14 @@ int registry_add_replica(registry *r, uint64_t server_id, uint64_t chunk_id, uin
         e->next = r->buckets[h];
         r->buckets[h] = e;
         r->n_chunks++;
+    }
+    /* A tracked copy is done once its target reports the chunk: it frees its throttle slot. */
+    for (size_t i = 0; i < REG_REPAIRS; i++) {
+        repair *p = &r->repairs[i];
+        if (p->chunk_id == chunk_id && p->target != 0 && p->target == server_id) {
+            *p = (repair){0};
+            r->repairs_done++;
+        }
     }
     for (uint32_t i = 0; i < e->n; i++) {
         if (e->reps[i].server_id == server_id) {
@@ -542,6 +552,12 @@ size_t registry_take_replicates(registry *r, uint64_t server_id, reg_replicate *
 
 bool registry_repair_begin(registry *r, uint64_t chunk_id, int64_t now_ms, int64_t timeout_ms)
 {
+    return registry_repair_start(r, chunk_id, 0, now_ms, timeout_ms);
+}
+
+bool registry_repair_start(registry *r, uint64_t chunk_id, uint64_t target, int64_t now_ms,
+                           int64_t timeout_ms)
+{
     repair *free_slot = NULL, *oldest = NULL;
     for (size_t i = 0; i < REG_REPAIRS; i++) {
         repair *p = &r->repairs[i];
@@ -557,6 +573,34 @@ bool registry_repair_begin(registry *r, uint64_t chunk_id, int64_t now_ms, int64
         free_slot = oldest;
     }
     free_slot->chunk_id = chunk_id;
+    free_slot->target = target;
     free_slot->started_ms = now_ms;
     return true;
+}
+
+size_t registry_repairs_inflight(const registry *r, uint64_t target, int64_t now_ms,
+                                 int64_t timeout_ms)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < REG_REPAIRS; i++) {
+        const repair *p = &r->repairs[i];
+        if (p->chunk_id == 0 || now_ms - p->started_ms >= timeout_ms) continue;
+        if (target == 0 || p->target == target) n++;
+    }
+    return n;
+}
+
+bool registry_repair_pending(const registry *r, uint64_t chunk_id, int64_t now_ms,
+                             int64_t timeout_ms)
+{
+    for (size_t i = 0; i < REG_REPAIRS; i++) {
+        const repair *p = &r->repairs[i];
+        if (p->chunk_id == chunk_id && now_ms - p->started_ms < timeout_ms) return true;
+    }
+    return false;
+}
+
+uint64_t registry_repairs_done(const registry *r)
+{
+    return r->repairs_done;
 }

@@ -145,6 +145,18 @@ size_t registry_take_replicates(registry *r, uint64_t server, reg_replicate *out
  * an earlier repair of the chunk is younger than timeout_ms, or when the table is full of
  * young repairs. */
 bool registry_repair_begin(registry *r, uint64_t chunk_id, int64_t now_ms, int64_t timeout_ms);
+/* Same, tracking the target server: the repair ends (its slot frees, the done counter grows)
+ * as soon as `target` reports a replica of the chunk. */
+bool registry_repair_start(registry *r, uint64_t chunk_id, uint64_t target, int64_t now_ms,
+                           int64_t timeout_ms);
+/* Repairs younger than timeout_ms going to `target` (0: to any server), for throttling. */
+size_t registry_repairs_inflight(const registry *r, uint64_t target, int64_t now_ms,
+                                 int64_t timeout_ms);
+/* True while a repair of chunk_id younger than timeout_ms runs (its copy is not reported). */
+bool registry_repair_pending(const registry *r, uint64_t chunk_id, int64_t now_ms,
+                             int64_t timeout_ms);
+/* Tracked repairs confirmed by their target's report since this registry was created. */
+uint64_t registry_repairs_done(const registry *r);
 
 /* Totals over live servers (statfs). */
 void registry_totals(const registry *r, uint64_t *capacity, uint64_t *used);
