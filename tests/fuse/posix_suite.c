@@ -1473,6 +1473,11 @@ static void lock_child(const char *path, int in, int out)
     }
 }
 
+static void on_alarm(int sig)
+{
+    (void)sig;
+}
+
 static void s_locks(void)
 {
     mkdir(P("lk"), 0755);
@@ -1552,6 +1557,20 @@ static void s_locks(void)
     expect_ok("F_SETLKW blocks until the peer releases", fcntl(fd, F_SETLKW, &fl));
     fl.l_type = F_UNLCK;
     fcntl(fd, F_SETLK, &fl);
+
+    /* A signal ends a wait in F_SETLKW with EINTR (the lock stays held meanwhile). */
+    send_byte(out, 'f');
+    wait_byte(in, 30000);
+    struct sigaction sa = {.sa_handler = on_alarm}, old_sa;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGALRM, &sa, &old_sa); /* no SA_RESTART */
+    alarm(1);
+    fl = (struct flock){.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 100};
+    expect_err("signal interrupts F_SETLKW -> EINTR", fcntl(fd, F_SETLKW, &fl), EINTR);
+    alarm(0);
+    sigaction(SIGALRM, &old_sa, NULL);
+    send_byte(out, 'u');
+    wait_byte(in, 30000);
 
     /* flock. */
     send_byte(out, 'F');
