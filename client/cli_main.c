@@ -8,6 +8,8 @@
 #include "common/log.h"
 #include "common/rpc.h"
 
+int cmd_admin(cli_ctx *ctx, int argc, char **argv); /* cli_heal.c */
+
 static const cli_command commands[] = {
     {"put", cmd_put, "put [-r] [-f] [--no-verify] SRC... DST",
      "Copy local files (or '-' for stdin) into the cluster.",
@@ -54,6 +56,15 @@ static const cli_command commands[] = {
      "Metaservers (role, term, commit index, reachable), chunkservers and chunk health.", ""},
     {"fsck", cmd_fsck, "fsck [--json]",
      "Check chunk health; exit status 1 when chunks are missing or corrupt.", ""},
+    {"admin", cmd_admin, "admin SUBCOMMAND ARGS",
+     "Decommission chunkservers, metaserver membership, healing progress.",
+     "  decommission SERVER      drain a chunkserver (id or address)\n"
+     "  recommission SERVER      undo decommission\n"
+     "  drain-status SERVER      replicas left; exit 0 once it can be stopped\n"
+     "  progress [--json]        repair, trim, drain, rebalance and gc figures\n"
+     "  meta add ID=HOST:PORT    add a metaserver (started with --join)\n"
+     "  meta remove ID           remove a metaserver\n"
+     "  meta transfer-leader ID  hand leadership to another metaserver\n"},
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
