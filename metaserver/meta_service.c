@@ -177,8 +177,11 @@ static int alloc_targets(meta_server *ms, const Chunkfs__MetaRequest *req, reg_l
         reg_replica reps[MAX_REPLICAS];
         size_t nr = registry_replicas(ms->reg, ref.chunk_id, reps, MAX_REPLICAS);
         if (nr > MAX_REPLICAS) nr = MAX_REPLICAS;
+        /* A holder newer than the committed version got an uncommitted bump (the old
+         * leader died before the commit): it still holds the writer's data and accepts the
+         * next bump, so it stays a candidate; skipping it left the chunk unwritable. */
         for (size_t i = 0; i < nr; i++)
-            if (reps[i].version <= ref.version) cand[nc++] = reps[i].server_id;
+            cand[nc++] = reps[i].server_id;
         nc += registry_get_intent(ms->reg, ref.chunk_id, cand + nc, MAX_REPLICAS);
         for (size_t i = 0; i < nc && *n < MAX_REPLICAS; i++) {
             reg_server_info si;
