@@ -9,6 +9,7 @@
 
 #include "chunkserver/chain_writer.h"
 #include "chunkserver/chunk_client.h"
+#include "chunkserver/chunk_metrics.h"
 #include "common/errors.h"
 #include "common/log.h"
 #include "proto/chunkfs.pb-c.h"
@@ -144,6 +145,7 @@ static int write_local(struct write_session *ws, const Chunkfs__WriteReq *m)
     if (rc < 0 || m->data.len == 0) return rc;
     rc = chunk_store_write(ws->svc->opts.store, ws->id, ws->version, m->offset, m->data.data,
                            m->data.len);
+    if (rc == 0) chunk_metrics_written(m->data.len);
     if (rc == 0 && ws->sync_each) rc = chunk_store_sync(ws->svc->opts.store, ws->id, ws->version);
     return rc;
 }
@@ -315,6 +317,7 @@ static int handle_read(void *arg, rpc_call *call)
     while (pos < end || first) {
         size_t n = (size_t)(end - pos < CHUNK_PIECE_SIZE ? end - pos : CHUNK_PIECE_SIZE);
         ssize_t got = chunk_store_read(svc->opts.store, id, ver, pos, piece, n);
+        if (got > 0) chunk_metrics_read((uint64_t)got);
         first = false;
         if (got < 0) {
             rc = (int)got;

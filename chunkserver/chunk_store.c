@@ -13,10 +13,12 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include "chunkserver/chunk_metrics.h"
 #include "chunkserver/chunk_store_internal.h"
 #include "common/crc32c.h"
 #include "common/errors.h"
 #include "common/log.h"
+#include "common/time_util.h"
 
 /* ------------------------------------------------------------------ index */
 
@@ -574,7 +576,9 @@ int chunk_store_sync(chunk_store *cs, uint64_t chunk_id, uint64_t version)
         int fd = open_entry(cs, e, O_RDWR);
         rc = fd;
         if (fd >= 0) {
+            int64_t t0 = cfs_mono_ns();
             rc = sync_locked(cs, e, fd);
+            chunk_metrics_fsync(t0, rc);
             close(fd);
         }
     }

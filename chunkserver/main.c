@@ -8,12 +8,14 @@
 #include <unistd.h>
 
 #include "chunkserver/chunk_service.h"
+#include "chunkserver/chunk_metrics.h"
 #include "chunkserver/chunk_store.h"
 #include "chunkserver/heartbeat.h"
 #include "chunkserver/scrubber.h"
 #include "common/config.h"
 #include "common/errors.h"
 #include "common/log.h"
+#include "common/log_signal.h"
 #include "common/rpc.h"
 
 static const cfs_config_def defs[] = {
@@ -33,6 +35,7 @@ static const cfs_config_def defs[] = {
      * with few handlers, servers forwarding to each other can starve each other. */
     {"threads", CFS_CFG_INT, "64", "RPC handler threads (concurrent calls)"},
     {"log-level", CFS_CFG_STRING, "info", "debug|info|warn|error"},
+    {"http-listen", CFS_CFG_STRING, "", "host:port for /metrics and /log-level (empty: off)"},
     {NULL, 0, NULL, NULL},
 };
 
@@ -124,6 +127,7 @@ int main(int argc, char **argv)
     heartbeat *hb = NULL;
     scrubber *scrub = NULL;
     rpc_server *srv = NULL;
+    chunk_http *http = NULL;
     int rc = chunk_store_open((const char *const *)dirs, ndirs, &store);
     if (rc < 0) {
         LOG_ERROR("cannot open the chunk store: %s", cfs_strerror(rc));
@@ -195,6 +199,15 @@ int main(int argc, char **argv)
         LOG_ERROR("port file %s: %s", pf, cfs_strerror(rc));
         goto out;
     }
+    const char *http_listen = cfs_config_str(&cfg, "http-listen");
+    int http_port = 0;
+    if (http_listen && *http_listen &&
+        (rc = chunk_http_start(store, http_listen, &http, &http_port)) < 0) {
+        LOG_ERROR("--http-listen %s: %s", http_listen, cfs_strerror(rc));
+        goto out;
+    }
+    if (http) LOG_INFO("http serving on port %d", http_port);
+    if (cfs_log_sigusr1_toggle() < 0) LOG_WARN("SIGUSR1 log level toggle not installed");
     LOG_INFO("serving %s (listen %s), %zu data dirs, sync %s, metaservers %s", address, listen,
              ndirs, sync_s, meta);
     int sig = 0;
@@ -204,6 +217,7 @@ int main(int argc, char **argv)
 out:
     /* Order: nothing may call into an object after it is gone (handlers and the
      * heartbeat's replicator use the service and the store; the store calls the listener). */
+    chunk_http_stop(http);
     scrubber_stop(scrub);
     if (srv) rpc_server_destroy(srv);
     heartbeat_destroy(hb);

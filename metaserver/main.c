@@ -10,8 +10,10 @@
 #include "common/config.h"
 #include "common/errors.h"
 #include "common/log.h"
+#include "common/log_signal.h"
 #include "common/rpc.h"
 #include "metaserver/meta_format.h"
+#include "metaserver/meta_metrics.h"
 #include "metaserver/meta_server.h"
 
 #define MAX_PEERS 16
@@ -45,6 +47,7 @@ static const cfs_config_def run_defs[] = {
      "move chunks until every used fraction is within this of the mean (0 disables)"},
     {"rebalance-max-inflight", CFS_CFG_INT, "4", "rebalancing copies in flight cluster-wide"},
     {"log-level", CFS_CFG_STRING, "info", "debug, info, warn or error"},
+    {"http-listen", CFS_CFG_STRING, "", "host:port for /metrics, / and /status.json (empty: off)"},
     {NULL, 0, NULL, NULL}};
 
 static int set_log_level(const cfs_config *c)
@@ -264,6 +267,7 @@ static int cmd_run(int argc, char **argv)
                               .rebalance_spread = spread,
                               .rebalance_max_inflight = (uint32_t)reb_max};
     meta_server *ms = NULL;
+    meta_http *http = NULL;
     int port = 0;
     int rc = meta_server_create(&cfg, &ms, &port);
     status = 1;
@@ -276,6 +280,15 @@ static int cmd_run(int argc, char **argv)
         LOG_ERROR("cannot start: %s", cfs_strerror(rc));
         goto shutdown;
     }
+    const char *http_listen = cfs_config_str(&c, "http-listen");
+    int http_port = 0;
+    if (http_listen && *http_listen &&
+        (rc = meta_http_start(ms, http_listen, &http, &http_port)) != 0) {
+        LOG_ERROR("--http-listen %s: %s", http_listen, cfs_strerror(rc));
+        goto shutdown;
+    }
+    if (http) LOG_INFO("http serving on port %d", http_port);
+    if (cfs_log_sigusr1_toggle() < 0) LOG_WARN("SIGUSR1 log level toggle not installed");
     const char *port_file = cfs_config_str(&c, "port-file");
     if (port_file && (rc = write_port_file(port_file, port)) != 0) {
         LOG_ERROR("cannot write port file %s: %s", port_file, cfs_strerror(rc));
@@ -287,6 +300,7 @@ static int cmd_run(int argc, char **argv)
     LOG_INFO("signal %d: shutting down", sig);
     status = 0;
 shutdown:
+    meta_http_stop(http);
     meta_server_destroy(ms);
     rpc_global_shutdown();
 out:

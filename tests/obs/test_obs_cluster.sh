@@ -1,0 +1,157 @@
+#!/bin/bash
+# Observability on a live cluster (3 metaservers, 3 chunkservers, --http-listen on all):
+# /metrics of a metaserver and a chunkserver pass a strict text-format check and their
+# counters move as CLI operations run; /status.json (leader and follower) lists every
+# server; / serves the page; /log-level and SIGUSR1 change the log level at run time.
+set -u
+SECONDS=0
+: "${CHUNKFS_SRC:?}" "${CHUNKFS_BIN:?}"
+source "$CHUNKFS_SRC/tests/lib/cluster.sh"
+command -v curl >/dev/null || { echo "SKIP: curl missing"; exit 77; }
+command -v python3 >/dev/null || { echo "SKIP: python3 missing"; exit 77; }
+CHECK="python3 $CHUNKFS_SRC/tests/obs/check_prom.py"
+
+fail() {
+    echo "FAIL: $*" >&2
+    exit 1
+}
+
+cluster_setup
+export CFS_META_ARGS="--http-listen 127.0.0.1:0"
+export CFS_CHUNK_ARGS="--http-listen 127.0.0.1:0"
+start_cluster -m 3 -c 3 -s 1M -g 2 || fail "cluster did not start"
+wait_healthy 60 || fail "cluster not healthy"
+echo "cluster up after ${SECONDS}s"
+
+# The HTTP port a server logged (its log is appended to; the last start counts).
+http_port() {
+    local log=$1 i p
+    for ((i = 0; i < 200; i++)); do
+        p=$(grep -o 'http serving on port [0-9]*' "$log" | tail -n 1 | awk '{print $5}')
+        [ -n "$p" ] && { echo "$p"; return 0; }
+        sleep 0.1
+    done
+    return 1
+}
+
+declare -a META_HTTP CHUNK_HTTP
+for i in 1 2 3; do
+    META_HTTP[$i]=$(http_port "$CLUSTER_DIR/log/meta$i.log") || fail "meta$i has no http port"
+    CHUNK_HTTP[$i]=$(http_port "$CLUSTER_DIR/log/chunk$i.log") || fail "chunk$i has no http port"
+done
+L=$(meta_leader_index) || fail "no leader"
+F=$((L % 3 + 1))
+LURL="http://127.0.0.1:${META_HTTP[$L]}"
+FURL="http://127.0.0.1:${META_HTTP[$F]}"
+T="$CLUSTER_DIR/obs"
+mkdir -p "$T"
+
+$CHECK selftest >/dev/null || fail "the format checker accepts bad input"
+
+# q URL EXPR...: scrape with the strict check, print the values (see check_prom.py).
+q() { $CHECK scrape "$@" || fail "scrape $1"; }
+# The leader's gauges follow the registry, which fills in as heartbeats arrive: poll.
+poll() { # url expr want_min
+    local i v
+    for ((i = 0; i < 120; i++)); do
+        v=$(q "$1" "$2")
+        [ "$v" != none ] && [ "$v" -ge "$3" ] && return 0
+        sleep 0.5
+    done
+    fail "$2 stayed below $3 (last: $v)"
+}
+poll "$LURL/metrics" "#cfs_chunkserver_capacity_bytes" 3
+mapfile -t v < <(q "$LURL/metrics" cfs_raft_is_leader "cfs_raft_role{role=leader}" \
+    "cfs_meta_chunkservers{state=alive}" cfs_chunkserver_capacity_bytes \
+    "cfs_meta_requests_total{op=mkdir}" cfs_raft_commit_index)
+[ "${v[0]}" = 1 ] && [ "${v[1]}" = 1 ] || fail "leader gauges: ${v[*]}"
+[ "${v[2]}" = 3 ] || fail "alive chunkservers ${v[2]}"
+[ "${v[3]}" -gt 0 ] || fail "capacity ${v[3]}"
+mk0=${v[4]} c0=${v[5]}
+mapfile -t v < <(q "$FURL/metrics" cfs_raft_is_leader "cfs_raft_role{role=follower}")
+[ "${v[0]}" = 0 ] && [ "${v[1]}" = 1 ] || fail "follower gauges: ${v[*]}"
+
+chunk_sums() { # prints written, read, fsync count summed over the chunkservers
+    local w=0 r=0 s=0 i
+    for i in 1 2 3; do
+        mapfile -t v < <(q "http://127.0.0.1:${CHUNK_HTTP[$i]}/metrics" \
+            cfs_chunk_written_bytes_total cfs_chunk_read_bytes_total cfs_chunk_fsync_seconds_count)
+        w=$((w + v[0])) r=$((r + v[1])) s=$((s + v[2]))
+    done
+    echo "$w $r $s"
+}
+read -r w0 r0 s0 <<<"$(chunk_sums)"
+
+# Operations: a directory, a 3 MiB file (3 chunks, 2 replicas each), a read back, an error.
+head -c $((3 * 1024 * 1024)) /dev/urandom >"$T/data" || fail "no test data"
+cfs mkdir /obs >/dev/null || fail "mkdir"
+cfs put "$T/data" /obs/data >/dev/null || fail "put"
+cfs get /obs/data "$T/back" >/dev/null || fail "get"
+cmp -s "$T/data" "$T/back" || fail "data read back differs"
+cfs stat /nonexistent >/dev/null 2>&1 && fail "stat of a missing file succeeded"
+
+mapfile -t v < <(q "$LURL/metrics" "cfs_meta_requests_total{op=mkdir}" \
+    "cfs_meta_requests_total{op=alloc_chunk}" "cfs_meta_request_seconds_count{op=alloc_chunk}" \
+    cfs_meta_request_errors_total cfs_raft_commit_index)
+[ "${v[0]}" -ge $((mk0 + 1)) ] || fail "mkdir counter did not move ($mk0 -> ${v[0]})"
+[ "${v[1]}" -ge 3 ] || fail "alloc_chunk counter ${v[1]} < 3"
+[ "${v[2]}" = "${v[1]}" ] || fail "latency histogram count ${v[2]} != requests ${v[1]}"
+[ "${v[3]}" -ge 1 ] || fail "error counter did not count the failed lookup"
+[ "${v[4]}" -gt "$c0" ] || fail "commit index did not move ($c0 -> ${v[4]})"
+read -r w1 r1 s1 <<<"$(chunk_sums)"
+[ $((w1 - w0)) -ge $((2 * 3 * 1024 * 1024)) ] || fail "written bytes moved $((w1 - w0)) < 6 MiB"
+[ $((r1 - r0)) -ge $((3 * 1024 * 1024)) ] || fail "read bytes moved $((r1 - r0)) < 3 MiB"
+[ "$s1" -gt "$s0" ] || fail "fsync histogram did not move"
+poll "$LURL/metrics" "cfs_meta_chunks{state=healthy}" 3
+echo "metrics checked after ${SECONDS}s"
+
+# status.json on the leader and through a follower: every server listed.
+for url in "$LURL" "$FURL"; do
+    curl -fsS --max-time 30 "$url/status.json" >"$T/status.json" || fail "$url/status.json"
+    python3 - "$T/status.json" "${META_ADDR[1]}" "${META_ADDR[2]}" "${META_ADDR[3]}" \
+        "${CHUNK_ADDR[1]}" "${CHUNK_ADDR[2]}" "${CHUNK_ADDR[3]}" <<'PY' || fail "$url/status.json content"
+import json, sys
+s = json.load(open(sys.argv[1]))
+metas = {m["address"] for m in s["metaservers"]}
+chunks = {c["address"]: c for c in s["chunkservers"]}
+assert metas == set(sys.argv[2:5]), metas
+assert set(chunks) == set(sys.argv[5:8]), chunks
+assert all(c["state"] == "alive" and c["capacity"] > 0 for c in chunks.values())
+assert sum(1 for m in s["metaservers"] if m["role"] == "leader") == 1
+assert s["files"] >= 1 and s["chunks"] >= 3
+PY
+done
+grep -q '"via": "self"' <(curl -fsS --max-time 30 "$LURL/status.json") || fail "leader not self"
+grep -q "\"via\": \"${META_ADDR[$L]}\"" <(curl -fsS --max-time 30 "$FURL/status.json") ||
+    fail "follower did not fetch from the leader"
+
+# The page: embedded, no external resources.
+curl -fsS --max-time 30 "$FURL/" >"$T/page.html" || fail "GET /"
+grep -q 'fetch("status.json"' "$T/page.html" || fail "page does not fetch status.json"
+grep -Eq 'src="http|href="http' "$T/page.html" && fail "page loads external resources"
+code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 30 "$LURL/nope")
+[ "$code" = 404 ] || fail "unknown path gave $code"
+
+# Log level at run time: HTTP and SIGUSR1.
+[ "$(curl -fsS --max-time 30 "$LURL/log-level?level=debug")" = debug ] || fail "set debug"
+[ "$(curl -fsS --max-time 30 "$LURL/log-level")" = debug ] || fail "level not kept"
+code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 30 "$LURL/log-level?level=shout")
+[ "$code" = 400 ] || fail "bad level gave $code"
+[ "$(curl -fsS --max-time 30 "$LURL/log-level?level=info")" = info ] || fail "set info"
+cport=${CHUNK_HTTP[2]}
+[ "$(curl -fsS --max-time 30 "http://127.0.0.1:$cport/log-level")" = info ] || fail "chunk level"
+kill -USR1 "${CHUNK_PID[2]}" || fail "SIGUSR1"
+ok=0
+for ((i = 0; i < 100; i++)); do
+    [ "$(curl -fsS --max-time 30 "http://127.0.0.1:$cport/log-level")" = debug ] && { ok=1; break; }
+    sleep 0.1
+done
+[ $ok = 1 ] || fail "SIGUSR1 did not switch to debug"
+kill -USR1 "${CHUNK_PID[2]}" || fail "SIGUSR1"
+ok=0
+for ((i = 0; i < 100; i++)); do
+    [ "$(curl -fsS --max-time 30 "http://127.0.0.1:$cport/log-level")" = info ] && { ok=1; break; }
+    sleep 0.1
+done
+[ $ok = 1 ] || fail "second SIGUSR1 did not switch back to info"
+echo "PASS in ${SECONDS}s"
