@@ -12,6 +12,7 @@
 #include "common/log.h"
 #include "common/time_util.h"
 #include "metaserver/meta_cmd.h"
+#include "metaserver/meta_metrics.h"
 #include "metaserver/meta_server_internal.h"
 
 #define MAX_REPLICAS 16
@@ -679,6 +680,7 @@ int meta_service_call(void *arg, const char *peer, const uint8_t *req_buf, size_
 {
     meta_server *ms = arg;
     (void)peer;
+    int64_t t0 = cfs_mono_ns();
     Chunkfs__MetaRequest *req = chunkfs__meta_request__unpack(NULL, req_len, req_buf);
     if (!req) return reply_err(-EINVAL, "malformed MetaRequest", out, len);
     int rc;
@@ -714,6 +716,7 @@ int meta_service_call(void *arg, const char *peer, const uint8_t *req_buf, size_
             break;
         }
     }
+    if (rc == 0) meta_metrics_observe((int)req->op_case, *out, *len, t0);
     chunkfs__meta_request__free_unpacked(req, NULL);
     return rc;
 }
