@@ -117,9 +117,10 @@ typedef struct move_search {
 static void consider(void *arg, uint64_t chunk_id, const reg_replica *rep)
 {
     move_search *s = arg;
-    if (s->chunk_id || rep->server_id != s->src || rep->length == 0) return;
+    if (s->chunk_id || rep->server_id != s->src) return;
     meta_chunk_ref ref;
-    if (meta_fsm_chunk_lookup(s->ms->fsm, chunk_id, &ref) != 0 || ref.version != rep->version)
+    if (meta_fsm_chunk_lookup(s->ms->fsm, chunk_id, &ref) != 0 || ref.version != rep->version ||
+        ref.length == 0)
         return;
     if (is_open(s->open, ref.ino) || ms_move_pending(s->ms, chunk_id) ||
         registry_repair_pending(s->ms->reg, chunk_id, s->now, MOVE_TIMEOUT_MS))
@@ -143,20 +144,26 @@ static void consider(void *arg, uint64_t chunk_id, const reg_replica *rep)
     }
     s->chunk_id = chunk_id;
     s->version = ref.version;
-    s->length = rep->length;
+    s->length = ref.length;
 }
 
 typedef struct stored_sum {
+    const meta_fsm *fsm;
     rebalance_server *srv;
     size_t n;
 } stored_sum;
 
+/* A replica's size is the chunk's committed length: a replica reported while it was being
+ * written carries the length it had then. */
 static void add_stored(void *arg, uint64_t chunk_id, const reg_replica *rep)
 {
-    (void)chunk_id;
     stored_sum *s = arg;
+    meta_chunk_ref ref;
+    uint64_t len = rep->length;
+    if (meta_fsm_chunk_lookup(s->fsm, chunk_id, &ref) == 0 && ref.version == rep->version)
+        len = ref.length;
     for (size_t i = 0; i < s->n; i++)
-        if (s->srv[i].id == rep->server_id) s->srv[i].stored += rep->length;
+        if (s->srv[i].id == rep->server_id) s->srv[i].stored += len;
 }
 
 static size_t index_of(const rebalance_server *srv, size_t n, uint64_t id)
@@ -179,7 +186,7 @@ static void plan_moves(meta_server *ms, int64_t now, const open_set *open)
         if (!si[i].alive || si[i].draining) continue;
         srv[n++] = (rebalance_server){.id = si[i].id, .capacity = si[i].capacity};
     }
-    stored_sum sum = {srv, n};
+    stored_sum sum = {ms->fsm, srv, n};
     registry_foreach_replica(ms->reg, add_stored, &sum);
     meta_fsm_info info;
     meta_fsm_get_info(ms->fsm, &info);
