@@ -540,10 +540,14 @@ static void round_once(meta_server *ms)
     schedule_deleted(ms, role);
     /* Repairs only once chunkservers had time to report to this leader: before that every
      * chunk looks under-replicated. */
-    if (++ms->gc_rounds % GC_SCAN_EVERY == 1) {
-        delete_orphans_and_stale(ms, role);
-        if (leading_ms > ms->dead_timeout_ms) schedule_repairs(ms, role);
-    }
+    bool full_scan = ++ms->gc_rounds % GC_SCAN_EVERY == 1;
+    if (full_scan) delete_orphans_and_stale(ms, role);
+    /* While repairs or a drain are under way, every round: copies finish within a round or
+     * two and the next ones should not wait for a full-scan round. */
+    pthread_mutex_lock(&ms->soft_lock);
+    bool busy = ms->heal.repair_queued || ms->heal.repair_inflight || ms->heal.draining_replicas;
+    pthread_mutex_unlock(&ms->soft_lock);
+    if ((full_scan || busy) && leading_ms > ms->dead_timeout_ms) schedule_repairs(ms, role);
     if (leading_ms > ms->dead_timeout_ms) ms_rebalance_round(ms, role);
     /* Replica lengths are only known once chunkservers re-reported to this leader. */
     if (leading_ms > ms->dead_timeout_ms) recover_leases(ms, role);
