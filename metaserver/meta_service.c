@@ -471,6 +471,8 @@ static int serve_status(meta_server *ms, uint8_t **out, size_t *len)
     Chunkfs__ChunkserverStatus *cs = calloc(n_cs ? n_cs : 1, sizeof(*cs));
     Chunkfs__ChunkserverStatus **cs_ptr = calloc(n_cs ? n_cs : 1, sizeof(*cs_ptr));
     uint64_t corrupt = ms->corrupt_reports;
+    ms_heal_stats heal = ms->heal;
+    uint64_t repairs_done = registry_repairs_done(ms->reg);
     if (si) registry_list_servers(ms->reg, si, n_cs);
     pthread_mutex_unlock(&ms->soft_lock);
     int rc;
@@ -505,6 +507,16 @@ static int serve_status(meta_server *ms, uint8_t **out, size_t *len)
         c.missing = s.missing;
         c.corrupt = corrupt;
         c.leader_id = st.leader_id ? st.leader_id : st.id;
+        c.repair_queued = heal.repair_queued;
+        c.repair_inflight = heal.repair_inflight;
+        c.repair_done = repairs_done;
+        c.repair_scheduled = heal.repair_scheduled;
+        c.trimmed = heal.trimmed;
+        c.draining_replicas = heal.draining_replicas;
+        c.rebalance_inflight = heal.rebalance_inflight;
+        c.rebalance_done = heal.rebalance_done;
+        c.balanced = heal.balanced;
+        c.gc_waiting = heal.gc_waiting;
         Chunkfs__MetaResponse r = CHUNKFS__META_RESPONSE__INIT;
         r.result_case = CHUNKFS__META_RESPONSE__RESULT_CLUSTER_STATUS;
         r.cluster_status = &c;
