@@ -164,6 +164,33 @@ static void cluster_hook(cfs_metrics *r, void *arg)
                       "Time since the chunkserver's last heartbeat.", l,
                       (double)s->last_heartbeat_ms / 1000.0);
         }
+        struct {
+            const char *name, *help;
+            double v;
+        } heal[] = {
+            {"cfs_meta_repair_queued", "Under-replicated chunks waiting for a copy slot.",
+             (double)c->repair_queued},
+            {"cfs_meta_repair_inflight", "Replica copies (repairs, moves) not yet reported.",
+             (double)c->repair_inflight},
+            {"cfs_meta_repair_done", "Copies confirmed since this leader took over.",
+             (double)c->repair_done},
+            {"cfs_meta_repair_scheduled", "Repair copies handed out since this leader took over.",
+             (double)c->repair_scheduled},
+            {"cfs_meta_trimmed", "Surplus replicas deleted since this leader took over.",
+             (double)c->trimmed},
+            {"cfs_meta_draining_replicas", "Replicas still on decommissioning servers.",
+             (double)c->draining_replicas},
+            {"cfs_meta_rebalance_inflight", "Rebalancing moves copying.",
+             (double)c->rebalance_inflight},
+            {"cfs_meta_rebalance_done", "Rebalancing moves finished since this leader took over.",
+             (double)c->rebalance_done},
+            {"cfs_meta_balanced", "1 if every server's fill is within the rebalance spread.",
+             c->balanced ? 1 : 0},
+            {"cfs_meta_gc_waiting", "Orphan/stale replicas inside their grace period.",
+             (double)c->gc_waiting},
+        };
+        for (size_t i = 0; i < sizeof(heal) / sizeof(heal[0]); i++)
+            set_gauge(r, heal[i].name, heal[i].help, NULL, heal[i].v);
         const char *la[] = {"state", "alive", NULL}, *ld[] = {"state", "dead", NULL},
                    *lr[] = {"state", "draining", NULL};
         set_gauge(r, "cfs_meta_chunkservers", "Chunkservers by state (leader only).", la, alive);

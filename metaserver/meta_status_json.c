@@ -66,11 +66,22 @@ static void write_json(FILE *f, const Chunkfs__ClusterStatusResp *st, uint64_t s
     }
     fprintf(f,
             "%s], \"files\": %llu, \"dirs\": %llu, \"chunks\": %llu, "
-            "\"under_replicated\": %llu, \"missing\": %llu, \"corrupt\": %llu}\n",
+            "\"under_replicated\": %llu, \"missing\": %llu, \"corrupt\": %llu",
             st->n_chunkservers ? "\n" : "", (unsigned long long)st->files,
             (unsigned long long)st->dirs, (unsigned long long)st->chunks,
             (unsigned long long)st->under_replicated, (unsigned long long)st->missing,
             (unsigned long long)st->corrupt);
+    /* Self-healing progress (leader's soft state since it became leader). */
+    fprintf(f,
+            ", \"repair_queued\": %llu, \"repair_inflight\": %llu, \"repair_done\": %llu, "
+            "\"repair_scheduled\": %llu, \"trimmed\": %llu, \"draining_replicas\": %llu, "
+            "\"rebalance_inflight\": %llu, \"rebalance_done\": %llu, \"balanced\": %s, "
+            "\"gc_waiting\": %llu}\n",
+            (unsigned long long)st->repair_queued, (unsigned long long)st->repair_inflight,
+            (unsigned long long)st->repair_done, (unsigned long long)st->repair_scheduled,
+            (unsigned long long)st->trimmed, (unsigned long long)st->draining_replicas,
+            (unsigned long long)st->rebalance_inflight, (unsigned long long)st->rebalance_done,
+            st->balanced ? "true" : "false", (unsigned long long)st->gc_waiting);
 }
 
 /* One cluster_status call: in-process when addr is NULL, else over MetaService. */

@@ -103,6 +103,7 @@ read -r w1 r1 s1 <<<"$(chunk_sums)"
 [ $((r1 - r0)) -ge $((3 * 1024 * 1024)) ] || fail "read bytes moved $((r1 - r0)) < 3 MiB"
 [ "$s1" -gt "$s0" ] || fail "fsync histogram did not move"
 poll "$LURL/metrics" "cfs_meta_chunks{state=healthy}" 3
+[ "$(q "$LURL/metrics" cfs_meta_repair_queued)" != none ] || fail "no repair gauges"
 echo "metrics checked after ${SECONDS}s"
 
 # status.json on the leader and through a follower: every server listed.
@@ -119,6 +120,8 @@ assert set(chunks) == set(sys.argv[5:8]), chunks
 assert all(c["state"] == "alive" and c["capacity"] > 0 for c in chunks.values())
 assert sum(1 for m in s["metaservers"] if m["role"] == "leader") == 1
 assert s["files"] >= 1 and s["chunks"] >= 3
+assert all(k in s for k in ("repair_queued", "repair_inflight", "draining_replicas",
+                            "rebalance_done", "balanced", "gc_waiting")), sorted(s)
 PY
 done
 grep -q '"via": "self"' <(curl -fsS --max-time 30 "$LURL/status.json") || fail "leader not self"
