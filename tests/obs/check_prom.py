@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Strict checker for the Prometheus text exposition format (0.0.4) and a tiny query tool.
 
-  check_prom.py scrape URL [EXPR...]   fetch URL, validate strictly, then print one line per
-        EXPR: "name" or "name{k=v,...}" -> sum of the matching samples ("none" if none),
-        "#name" -> number of series named name
+  check_prom.py scrape URL[,URL...] [EXPR...]   fetch each URL, validate strictly, then print
+        one line per EXPR: "name" or "name{k=v,...}" -> sum of the matching samples ("none"
+        if none), "#name" -> number of series named name; summed over the URLs, or with a
+        "max:" prefix their maximum, with "each:" the per-URL values separated by spaces
   check_prom.py selftest               the checker rejects known-bad inputs
 
 Validation: every line is a HELP, TYPE or sample line (no blank lines, final newline);
@@ -228,15 +229,31 @@ def query(samples, expr):
 def main():
     cmd = sys.argv[1]
     if cmd == "scrape":
-        url = sys.argv[2]
-        with urllib.request.urlopen(url, timeout=30) as r:
-            ctype = r.headers.get("Content-Type", "")
-            text = r.read().decode("utf-8")
-        if not ctype.startswith("text/plain") or "version=0.0.4" not in ctype:
-            raise FormatError(f"bad Content-Type {ctype!r}")
-        samples = validate(text)
+        per_url = []
+        for url in sys.argv[2].split(","):
+            with urllib.request.urlopen(url, timeout=30) as r:
+                ctype = r.headers.get("Content-Type", "")
+                text = r.read().decode("utf-8")
+            if not ctype.startswith("text/plain") or "version=0.0.4" not in ctype:
+                raise FormatError(f"{url}: bad Content-Type {ctype!r}")
+            try:
+                per_url.append(validate(text))
+            except FormatError as e:
+                raise FormatError(f"{url}: {e}")
         for expr in sys.argv[3:]:
-            print(query(samples, expr))
+            mode = "sum"
+            if expr.startswith(("each:", "max:")):
+                mode, expr = expr.split(":", 1)
+            vals = [query(samples, expr) for samples in per_url]
+            if mode == "each":
+                print(" ".join(vals))
+                continue
+            nums = [float(v) for v in vals if v != "none"]
+            if not nums:
+                print("none")
+                continue
+            v = max(nums) if mode == "max" else sum(nums)
+            print(int(v) if v == int(v) else v)
         return 0
     if cmd == "selftest":
         return selftest()

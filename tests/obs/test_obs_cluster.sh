@@ -39,10 +39,6 @@ for i in 1 2 3; do
     META_HTTP[$i]=$(http_port "$CLUSTER_DIR/log/meta$i.log") || fail "meta$i has no http port"
     CHUNK_HTTP[$i]=$(http_port "$CLUSTER_DIR/log/chunk$i.log") || fail "chunk$i has no http port"
 done
-L=$(meta_leader_index) || fail "no leader"
-F=$((L % 3 + 1))
-LURL="http://127.0.0.1:${META_HTTP[$L]}"
-FURL="http://127.0.0.1:${META_HTTP[$F]}"
 T="$CLUSTER_DIR/obs"
 mkdir -p "$T"
 
@@ -60,25 +56,42 @@ poll() { # url expr want_min
     done
     fail "$2 stayed below $3 (last: $v)"
 }
+# Leadership may move on a loaded machine: find the node whose metrics say leader (L) and
+# another one (F), afresh before each leader-only check; per-node counters are summed.
+METAS="http://127.0.0.1:${META_HTTP[1]}/metrics,http://127.0.0.1:${META_HTTP[2]}/metrics"
+METAS="$METAS,http://127.0.0.1:${META_HTTP[3]}/metrics"
+CHUNKS="http://127.0.0.1:${CHUNK_HTTP[1]}/metrics,http://127.0.0.1:${CHUNK_HTTP[2]}/metrics"
+CHUNKS="$CHUNKS,http://127.0.0.1:${CHUNK_HTTP[3]}/metrics"
+find_leader() {
+    local j i flags
+    for ((j = 0; j < 120; j++)); do
+        read -r -a flags <<<"$(q "$METAS" each:cfs_raft_is_leader)"
+        for i in 1 2 3; do
+            if [ "${flags[$((i - 1))]}" = 1 ]; then
+                L=$i F=$((i % 3 + 1))
+                LURL="http://127.0.0.1:${META_HTTP[$L]}" FURL="http://127.0.0.1:${META_HTTP[$F]}"
+                return 0
+            fi
+        done
+        sleep 0.25
+    done
+    fail "no metaserver reports itself leader"
+}
+find_leader
 poll "$LURL/metrics" "#cfs_chunkserver_capacity_bytes" 3
 mapfile -t v < <(q "$LURL/metrics" cfs_raft_is_leader "cfs_raft_role{role=leader}" \
-    "cfs_meta_chunkservers{state=alive}" cfs_chunkserver_capacity_bytes \
-    "cfs_meta_requests_total{op=mkdir}" cfs_raft_commit_index)
-[ "${v[0]}" = 1 ] && [ "${v[1]}" = 1 ] || fail "leader gauges: ${v[*]}"
+    "cfs_meta_chunkservers{state=alive}" cfs_chunkserver_capacity_bytes cfs_raft_role)
+[ "${v[0]}" = 1 ] && [ "${v[1]}" = 1 ] && [ "${v[4]}" = 1 ] || fail "leader gauges: ${v[*]}"
 [ "${v[2]}" = 3 ] || fail "alive chunkservers ${v[2]}"
 [ "${v[3]}" -gt 0 ] || fail "capacity ${v[3]}"
-mk0=${v[4]} c0=${v[5]}
-mapfile -t v < <(q "$FURL/metrics" cfs_raft_is_leader "cfs_raft_role{role=follower}")
-[ "${v[0]}" = 0 ] && [ "${v[1]}" = 1 ] || fail "follower gauges: ${v[*]}"
+mapfile -t v < <(q "$FURL/metrics" cfs_raft_role "cfs_raft_role{role=leader}")
+[ "${v[0]}" = 1 ] && [ "${v[1]}" = 0 ] || fail "non-leader role gauges: ${v[*]}"
+mapfile -t v < <(q "$METAS" "cfs_meta_requests_total{op=mkdir}" max:cfs_raft_commit_index)
+mk0=${v[0]} c0=${v[1]}
 
 chunk_sums() { # prints written, read, fsync count summed over the chunkservers
-    local w=0 r=0 s=0 i
-    for i in 1 2 3; do
-        mapfile -t v < <(q "http://127.0.0.1:${CHUNK_HTTP[$i]}/metrics" \
-            cfs_chunk_written_bytes_total cfs_chunk_read_bytes_total cfs_chunk_fsync_seconds_count)
-        w=$((w + v[0])) r=$((r + v[1])) s=$((s + v[2]))
-    done
-    echo "$w $r $s"
+    q "$CHUNKS" cfs_chunk_written_bytes_total cfs_chunk_read_bytes_total \
+        cfs_chunk_fsync_seconds_count | tr '\n' ' '
 }
 read -r w0 r0 s0 <<<"$(chunk_sums)"
 
@@ -90,9 +103,9 @@ cfs get /obs/data "$T/back" >/dev/null || fail "get"
 cmp -s "$T/data" "$T/back" || fail "data read back differs"
 cfs stat /nonexistent >/dev/null 2>&1 && fail "stat of a missing file succeeded"
 
-mapfile -t v < <(q "$LURL/metrics" "cfs_meta_requests_total{op=mkdir}" \
+mapfile -t v < <(q "$METAS" "cfs_meta_requests_total{op=mkdir}" \
     "cfs_meta_requests_total{op=alloc_chunk}" "cfs_meta_request_seconds_count{op=alloc_chunk}" \
-    cfs_meta_request_errors_total cfs_raft_commit_index)
+    cfs_meta_request_errors_total max:cfs_raft_commit_index)
 [ "${v[0]}" -ge $((mk0 + 1)) ] || fail "mkdir counter did not move ($mk0 -> ${v[0]})"
 [ "${v[1]}" -ge 3 ] || fail "alloc_chunk counter ${v[1]} < 3"
 [ "${v[2]}" = "${v[1]}" ] || fail "latency histogram count ${v[2]} != requests ${v[1]}"
@@ -102,6 +115,7 @@ read -r w1 r1 s1 <<<"$(chunk_sums)"
 [ $((w1 - w0)) -ge $((2 * 3 * 1024 * 1024)) ] || fail "written bytes moved $((w1 - w0)) < 6 MiB"
 [ $((r1 - r0)) -ge $((3 * 1024 * 1024)) ] || fail "read bytes moved $((r1 - r0)) < 3 MiB"
 [ "$s1" -gt "$s0" ] || fail "fsync histogram did not move"
+find_leader
 poll "$LURL/metrics" "cfs_meta_chunks{state=healthy}" 3
 [ "$(q "$LURL/metrics" cfs_meta_repair_queued)" != none ] || fail "no repair gauges"
 echo "metrics checked after ${SECONDS}s"
@@ -124,9 +138,13 @@ assert all(k in s for k in ("repair_queued", "repair_inflight", "draining_replic
                             "rebalance_done", "balanced", "gc_waiting")), sorted(s)
 PY
 done
+find_leader
 grep -q '"via": "self"' <(curl -fsS --max-time 30 "$LURL/status.json") || fail "leader not self"
-grep -q "\"via\": \"${META_ADDR[$L]}\"" <(curl -fsS --max-time 30 "$FURL/status.json") ||
-    fail "follower did not fetch from the leader"
+via=$(curl -fsS --max-time 30 "$FURL/status.json" | grep -o '"via": "[^"]*"')
+case "$via" in
+*"${META_ADDR[1]}"* | *"${META_ADDR[2]}"* | *"${META_ADDR[3]}"*) ;;
+*) fail "follower did not fetch from the leader ($via)" ;;
+esac
 
 # The page: embedded, no external resources.
 curl -fsS --max-time 30 "$FURL/" >"$T/page.html" || fail "GET /"
