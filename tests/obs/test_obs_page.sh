@@ -34,7 +34,7 @@ head -c 2500000 /dev/urandom >"$CLUSTER_DIR/data" && cfs put "$CLUSTER_DIR/data"
 
 # Chromium renders the page (the virtual time budget covers the first status fetch).
 browse() { # what(--dump-dom|--screenshot=F) [out]
-    timeout 90 "$CHROMIUM" --headless --no-sandbox --disable-gpu --disable-dev-shm-usage \
+    timeout 40 "$CHROMIUM" --headless --no-sandbox --disable-gpu --disable-dev-shm-usage \
         --no-first-run --user-data-dir="$CLUSTER_DIR/chromium" --window-size=1200,900 \
         --virtual-time-budget=5000 "$1" "$URL" 2>>"$CLUSTER_DIR/log/chromium.log"
 }
