@@ -97,6 +97,39 @@ static void raft_hook(cfs_metrics *r, void *arg)
     set_gauge(r, "cfs_raft_members", "Members of the Raft group.", NULL, st.n_members);
 }
 
+static int count_lease(void *arg, const meta_lease_ref *l)
+{
+    (void)l;
+    (*(uint64_t *)arg)++;
+    return 0;
+}
+
+/* The replicated namespace as this node has applied it (every node, leader or not). */
+static void fsm_hook(cfs_metrics *r, void *arg)
+{
+    meta_server *ms = arg;
+    meta_fsm_info info;
+    uint64_t leases = 0;
+    pthread_rwlock_rdlock(&ms->fsm_lock);
+    meta_fsm_get_info(ms->fsm, &info);
+    int rc = meta_fsm_lease_foreach(ms->fsm, count_lease, &leases);
+    pthread_rwlock_unlock(&ms->fsm_lock);
+    const char *lf[] = {"type", "file", NULL}, *ld[] = {"type", "dir", NULL},
+               *ls[] = {"type", "symlink", NULL};
+    const char *help = "Inodes by type in the applied namespace.";
+    set_gauge(r, "cfs_meta_inodes", help, lf, (double)info.files);
+    set_gauge(r, "cfs_meta_inodes", help, ld, (double)info.dirs);
+    set_gauge(r, "cfs_meta_inodes", help, ls, (double)info.symlinks);
+    set_gauge(r, "cfs_meta_file_chunks", "Chunks referenced by files.", NULL, (double)info.chunks);
+    set_gauge(r, "cfs_meta_deleted_chunks_pending", "Deleted chunks not yet scheduled for removal.",
+              NULL, (double)info.deleted_pending);
+    set_gauge(r, "cfs_meta_client_sessions", "Exactly-once client sessions.", NULL,
+              (double)info.sessions);
+    if (rc == 0)
+        set_gauge(r, "cfs_meta_open_write_leases", "Write leases held (files open for write).",
+                  NULL, (double)leases);
+}
+
 /* Asks this node's own MetaService for the cluster status (served only by the leader). */
 static Chunkfs__ClusterStatusResp *local_status(meta_server *ms, Chunkfs__MetaResponse **holder)
 {
@@ -234,6 +267,7 @@ int meta_http_start(meta_server *ms, const char *listen, meta_http **out, int *p
     pthread_once(&ops_once, ops_init);
     cfs_metrics *r = cfs_metrics_global();
     int rc = cfs_metrics_add_hook(r, raft_hook, ms);
+    if (rc == 0) rc = cfs_metrics_add_hook(r, fsm_hook, ms);
     if (rc == 0) rc = cfs_metrics_add_hook(r, cluster_hook, ms);
     if (rc == 0) rc = cfs_http_server_new(&h->http);
     if (rc == 0) rc = cfs_http_server_route(h->http, "/", serve_page, h);

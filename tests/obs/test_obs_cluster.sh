@@ -118,6 +118,10 @@ read -r w1 r1 s1 <<<"$(chunk_sums)"
 find_leader
 poll "$LURL/metrics" "cfs_meta_chunks{state=healthy}" 3
 [ "$(q "$LURL/metrics" cfs_meta_repair_queued)" != none ] || fail "no repair gauges"
+mapfile -t v < <(q "$METAS" "max:cfs_meta_inodes{type=file}" "max:cfs_meta_inodes{type=dir}" \
+    max:cfs_meta_open_write_leases)
+[ "${v[0]}" -ge 1 ] && [ "${v[1]}" -ge 2 ] || fail "inode gauges: ${v[*]}"
+[ "${v[2]}" != none ] || fail "no lease gauge"
 echo "metrics checked after ${SECONDS}s"
 
 # status.json on the leader and through a follower: every server listed.
