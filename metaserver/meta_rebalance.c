@@ -83,7 +83,10 @@ static void finish_moves(meta_server *ms, int64_t now)
         struct ms_move m = ms->moves[i];
         meta_chunk_ref ref;
         bool known = meta_fsm_chunk_lookup(ms->fsm, m.chunk_id, &ref) == 0;
-        if (!known || ref.version != m.version || now - m.started_ms > MOVE_TIMEOUT_MS) continue;
+        reg_server_info dst;
+        if (!known || ref.version != m.version || now - m.started_ms > MOVE_TIMEOUT_MS ||
+            registry_get_server(ms->reg, m.dst, &dst) != 0 || !dst.alive)
+            continue; /* given up: the repair scan takes over */
         reg_replica reps[MAX_REPS];
         size_t nr = registry_replicas(ms->reg, m.chunk_id, reps, MAX_REPS);
         if (nr > MAX_REPS) nr = MAX_REPS;

@@ -129,9 +129,13 @@ static void unlink_chunk(registry *r, uint64_t chunk_id)
     }
 }
 
-/* Drops every replica held by server id (it re-registered, died or was replaced). */
+/* Drops every replica held by server id (it re-registered, died or was replaced), and the
+ * tracked copies going to it: they will not be reported, and the chunk must not wait for
+ * their timeout before it is repaired elsewhere. */
 static void forget_server_replicas(registry *r, uint64_t id)
 {
+    for (size_t i = 0; i < REG_REPAIRS; i++)
+        if (r->repairs[i].chunk_id && r->repairs[i].target == id) r->repairs[i] = (repair){0};
     for (size_t b = 0; b < r->n_buckets; b++) {
         chunk_entry **pp = &r->buckets[b];
         while (*pp) {

@@ -62,6 +62,12 @@ START_TEST(registry_tracks_copies_in_flight)
     ck_assert_uint_eq(registry_repairs_inflight(r, 2, 1100, 500), 1);
     ck_assert(!registry_repair_pending(r, 100, 1100, 500));
     ck_assert_uint_eq(registry_repairs_done(r), 1);
+    /* A target that dies (or re-registers) takes its copies with it. */
+    ck_assert(registry_repair_start(r, 103, 1, 1100, 500));
+    ck_assert_int_eq(registry_register(r, 1, "h:1", "", GiB, 0, 1200), 0);
+    ck_assert(!registry_repair_pending(r, 103, 1200, 500));
+    ck_assert(!registry_repair_pending(r, 102, 1200, 500));
+    ck_assert_uint_eq(registry_repairs_inflight(r, 1, 1200, 500), 0);
     /* Unreported copies time out and free their slot. */
     ck_assert_uint_eq(registry_repairs_inflight(r, 0, 1600, 500), 0);
     ck_assert(registry_repair_start(r, 101, 1, 1600, 500));
