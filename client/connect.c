@@ -97,7 +97,13 @@ int cfs_connect(const char *meta_addrs, const cfs_options *opts, cfs_fs **out)
     if (fs->opt.write_behind_bytes < (1u << 20)) fs->opt.write_behind_bytes = 1u << 20;
     pthread_mutex_init(&fs->leader_mu, NULL);
     pthread_mutex_init(&fs->files_mu, NULL);
-    pthread_cond_init(&fs->files_cv, NULL);
+    /* The lease thread's timed waits are computed on CLOCK_MONOTONIC (a default condvar
+     * waits on the wall clock, which made every wait expire at once: a busy loop). */
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&fs->files_cv, &ca);
+    pthread_condattr_destroy(&ca);
     int rc = parse_addrs(fs, meta_addrs);
     if (rc < 0) {
         free_fs(fs);
