@@ -1,3 +1,4 @@
+#include "common/byte_order.h"
 #include "chunkserver/chunk_file.h"
 
 #include <errno.h>
@@ -6,58 +7,30 @@
 
 #include "common/crc32c.h"
 
-static void put_u32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put_u64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint32_t get_u32(const uint8_t *p)
-{
-    uint32_t v = 0;
-    for (int i = 0; i < 4; i++)
-        v |= (uint32_t)p[i] << (8 * i);
-    return v;
-}
-
-static uint64_t get_u64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v |= (uint64_t)p[i] << (8 * i);
-    return v;
-}
-
 #define HDR_BODY 44u /* bytes covered by the slot CRC */
 
 void chunk_hdr_encode(const struct chunk_hdr *h, uint8_t slot[CHUNK_SLOT_SIZE])
 {
     memset(slot, 0, CHUNK_SLOT_SIZE);
-    put_u32(slot + 0, CHUNK_MAGIC);
-    put_u32(slot + 4, CHUNK_FORMAT);
-    put_u64(slot + 8, h->seq);
-    put_u64(slot + 16, h->chunk_id);
-    put_u64(slot + 24, h->version);
-    put_u64(slot + 32, h->length);
-    put_u32(slot + 40, h->flags);
-    put_u32(slot + HDR_BODY, crc32c(0, slot, HDR_BODY));
+    cfs_put_le32(slot + 0, CHUNK_MAGIC);
+    cfs_put_le32(slot + 4, CHUNK_FORMAT);
+    cfs_put_le64(slot + 8, h->seq);
+    cfs_put_le64(slot + 16, h->chunk_id);
+    cfs_put_le64(slot + 24, h->version);
+    cfs_put_le64(slot + 32, h->length);
+    cfs_put_le32(slot + 40, h->flags);
+    cfs_put_le32(slot + HDR_BODY, crc32c(0, slot, HDR_BODY));
 }
 
 int chunk_hdr_decode(const uint8_t slot[CHUNK_SLOT_SIZE], struct chunk_hdr *h)
 {
-    if (get_u32(slot) != CHUNK_MAGIC || get_u32(slot + 4) != CHUNK_FORMAT) return -EBADMSG;
-    if (get_u32(slot + HDR_BODY) != crc32c(0, slot, HDR_BODY)) return -EBADMSG;
-    h->seq = get_u64(slot + 8);
-    h->chunk_id = get_u64(slot + 16);
-    h->version = get_u64(slot + 24);
-    h->length = get_u64(slot + 32);
-    h->flags = get_u32(slot + 40);
+    if (cfs_get_le32(slot) != CHUNK_MAGIC || cfs_get_le32(slot + 4) != CHUNK_FORMAT) return -EBADMSG;
+    if (cfs_get_le32(slot + HDR_BODY) != crc32c(0, slot, HDR_BODY)) return -EBADMSG;
+    h->seq = cfs_get_le64(slot + 8);
+    h->chunk_id = cfs_get_le64(slot + 16);
+    h->version = cfs_get_le64(slot + 24);
+    h->length = cfs_get_le64(slot + 32);
+    h->flags = cfs_get_le32(slot + 40);
     if (h->length > CHUNK_MAX_SIZE || h->version == 0) return -EBADMSG;
     return 0;
 }
@@ -129,7 +102,7 @@ int chunk_file_read_crcs(int fd, uint32_t first, uint32_t count, uint32_t *crcs)
     int rc = chunk_pread_full(fd, raw, (size_t)count * 4, CHUNK_CRC_OFF + (uint64_t)first * 4);
     if (rc < 0) return rc;
     for (uint32_t i = 0; i < count; i++)
-        crcs[i] = get_u32(raw + 4 * i);
+        crcs[i] = cfs_get_le32(raw + 4 * i);
     return 0;
 }
 
@@ -139,6 +112,6 @@ int chunk_file_write_crcs(int fd, uint32_t first, uint32_t count, const uint32_t
     if ((uint64_t)first + count > CHUNK_MAX_BLOCKS) return -EINVAL;
     uint8_t raw[CHUNK_MAX_BLOCKS * 4];
     for (uint32_t i = 0; i < count; i++)
-        put_u32(raw + 4 * i, crcs[i]);
+        cfs_put_le32(raw + 4 * i, crcs[i]);
     return chunk_pwrite_full(fd, raw, (size_t)count * 4, CHUNK_CRC_OFF + (uint64_t)first * 4);
 }

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/byte_order.h"
 #include "common/errors.h"
 #include "raft/raft.h"
 #include "raft/raft_log.h"
@@ -112,20 +113,6 @@ static int grow(void **p, size_t *cap, size_t need, size_t elem)
     *p = n;
     *cap = c;
     return 0;
-}
-
-static void put_u64le(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t get_u64le(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v |= (uint64_t)p[i] << (8 * i);
-    return v;
 }
 
 static uint8_t *dup_bytes(const uint8_t *p, size_t n)
@@ -601,7 +588,7 @@ static void send_heartbeat(raft *r, raft_progress *pr, uint64_t round)
             drop_last_msg(r);
             return;
         }
-        put_u64le(m->context, round);
+        cfs_put_le64(m->context, round);
         m->context_len = 8;
     }
 }
@@ -859,7 +846,7 @@ static void handle_heartbeat_resp(raft *r, raft_progress *pr, const raft_msg *m)
     if (pr->state == RAFT_PR_REPLICATE && raft_inflights_full(pr)) raft_inflights_free_first(pr);
     if (pr->state != RAFT_PR_SNAPSHOT && pr->match < last_index(r)) maybe_send_append(r, pr, true);
     if (m->context_len == 8) {
-        uint64_t round = get_u64le(m->context);
+        uint64_t round = cfs_get_le64(m->context);
         if (round > pr->read_ack && round <= r->ro_round) pr->read_ack = round;
         advance_reads(r);
     }

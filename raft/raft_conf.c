@@ -3,38 +3,11 @@
 #include <errno.h>
 #include <string.h>
 
+#include "common/byte_order.h"
 #include "raft/raft.h"
 
 #define CONF_VERSION 1u
 #define CC_VERSION 1u
-
-static void put_u64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t get_u64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v |= (uint64_t)p[i] << (8 * i);
-    return v;
-}
-
-static void put_u32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint32_t get_u32(const uint8_t *p)
-{
-    uint32_t v = 0;
-    for (int i = 0; i < 4; i++)
-        v |= (uint32_t)p[i] << (8 * i);
-    return v;
-}
 
 /* Writes a NUL-terminated address as u16 length + bytes; returns bytes written or -ENOSPC. */
 static int put_addr(uint8_t *p, size_t cap, const char *addr)
@@ -70,13 +43,13 @@ int raft_conf_encode(const raft_conf *c, uint8_t *buf, size_t cap)
 {
     if (c->n < 0 || c->n > RAFT_MAX_MEMBERS) return -EINVAL;
     if (cap < 8) return -ENOSPC;
-    put_u32(buf, CONF_VERSION);
-    put_u32(buf + 4, (uint32_t)c->n);
+    cfs_put_le32(buf, CONF_VERSION);
+    cfs_put_le32(buf + 4, (uint32_t)c->n);
     size_t off = 8;
     for (int i = 0; i < c->n; i++) {
         const raft_member *m = &c->members[i];
         if (cap - off < 9) return -ENOSPC;
-        put_u64(buf + off, m->id);
+        cfs_put_le64(buf + off, m->id);
         buf[off + 8] = m->learner ? 1 : 0;
         off += 9;
         int w = put_addr(buf + off, cap - off, m->addr);
@@ -88,15 +61,15 @@ int raft_conf_encode(const raft_conf *c, uint8_t *buf, size_t cap)
 
 int raft_conf_decode(const uint8_t *buf, size_t len, raft_conf *out)
 {
-    if (len < 8 || get_u32(buf) != CONF_VERSION) return -EINVAL;
-    uint32_t n = get_u32(buf + 4);
+    if (len < 8 || cfs_get_le32(buf) != CONF_VERSION) return -EINVAL;
+    uint32_t n = cfs_get_le32(buf + 4);
     if (n > RAFT_MAX_MEMBERS) return -EINVAL;
     memset(out, 0, sizeof(*out));
     size_t off = 8;
     for (uint32_t i = 0; i < n; i++) {
         raft_member *m = &out->members[i];
         if (len - off < 9) return -EINVAL;
-        m->id = get_u64(buf + off);
+        m->id = cfs_get_le64(buf + off);
         if (m->id == 0 || buf[off + 8] > 1) return -EINVAL;
         m->learner = buf[off + 8] == 1;
         off += 9;
@@ -114,9 +87,9 @@ int raft_conf_decode(const uint8_t *buf, size_t len, raft_conf *out)
 int raft_conf_change_encode(const raft_conf_change *cc, uint8_t *buf, size_t cap)
 {
     if (cap < 20) return -ENOSPC;
-    put_u32(buf, CC_VERSION);
-    put_u32(buf + 4, cc->type);
-    put_u64(buf + 8, cc->id);
+    cfs_put_le32(buf, CC_VERSION);
+    cfs_put_le32(buf + 4, cc->type);
+    cfs_put_le64(buf + 8, cc->id);
     int w = put_addr(buf + 16, cap - 16, cc->addr);
     if (w < 0) return w;
     return 16 + w;
@@ -124,10 +97,10 @@ int raft_conf_change_encode(const raft_conf_change *cc, uint8_t *buf, size_t cap
 
 int raft_conf_change_decode(const uint8_t *buf, size_t len, raft_conf_change *out)
 {
-    if (len < 18 || get_u32(buf) != CC_VERSION) return -EINVAL;
+    if (len < 18 || cfs_get_le32(buf) != CC_VERSION) return -EINVAL;
     memset(out, 0, sizeof(*out));
-    out->type = get_u32(buf + 4);
-    out->id = get_u64(buf + 8);
+    out->type = cfs_get_le32(buf + 4);
+    out->id = cfs_get_le64(buf + 8);
     if (out->id == 0) return -EINVAL;
     if (out->type != RAFT_CC_ADD_VOTER && out->type != RAFT_CC_ADD_LEARNER &&
         out->type != RAFT_CC_REMOVE)

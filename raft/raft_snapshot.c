@@ -1,3 +1,5 @@
+#include "common/byte_order.h"
+#include "common/fs_util.h"
 #include "raft/raft_snapshot.h"
 
 #include <dirent.h>
@@ -22,43 +24,6 @@
 typedef struct snap_name {
     uint64_t term, index;
 } snap_name;
-
-static void put_u32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put_u64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint32_t get_u32(const uint8_t *p)
-{
-    uint32_t v = 0;
-    for (int i = 3; i >= 0; i--)
-        v = (v << 8) | p[i];
-    return v;
-}
-
-static uint64_t get_u64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--)
-        v = (v << 8) | p[i];
-    return v;
-}
-
-static int fsync_dir(const char *dir)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) return -errno;
-    int rc = fsync(fd) < 0 ? -errno : 0;
-    close(fd);
-    return rc;
-}
 
 static int write_all(int fd, const uint8_t *buf, size_t len)
 {
@@ -148,14 +113,14 @@ int raft_snapshot_save(const char *dir, const raft_snapshot *s, int keep)
     }
     memcpy(file + SNAP_HDR, conf, (size_t)conf_len);
     memcpy(file, SNAP_MAGIC, 8);
-    put_u32(file + 8, SNAP_VERSION);
-    put_u32(file + 12, (uint32_t)conf_len);
-    put_u64(file + 16, s->meta.index);
-    put_u64(file + 24, s->meta.term);
-    put_u64(file + 32, (uint64_t)s->len);
-    put_u64(file + 40, (uint64_t)comp_len);
-    put_u32(file + 48, crc32c(0, file + SNAP_HDR, (size_t)conf_len + comp_len));
-    put_u32(file + 52, crc32c(0, file, 52));
+    cfs_put_le32(file + 8, SNAP_VERSION);
+    cfs_put_le32(file + 12, (uint32_t)conf_len);
+    cfs_put_le64(file + 16, s->meta.index);
+    cfs_put_le64(file + 24, s->meta.term);
+    cfs_put_le64(file + 32, (uint64_t)s->len);
+    cfs_put_le64(file + 40, (uint64_t)comp_len);
+    cfs_put_le32(file + 48, crc32c(0, file + SNAP_HDR, (size_t)conf_len + comp_len));
+    cfs_put_le32(file + 52, crc32c(0, file, 52));
     size_t total = SNAP_HDR + (size_t)conf_len + comp_len;
 
     char path[4200], tmp[4300];
@@ -168,7 +133,7 @@ int raft_snapshot_save(const char *dir, const raft_snapshot *s, int keep)
     if (fd >= 0) close(fd);
     free(file);
     if (rc == 0 && rename(tmp, path) < 0) rc = -errno;
-    if (rc == 0) rc = fsync_dir(dir);
+    if (rc == 0) rc = cfs_fsync_dir(dir);
     if (rc < 0) {
         unlink(tmp);
         LOG_ERROR("snapshot: cannot write %s: %s", path, strerror(-rc));
@@ -185,7 +150,7 @@ int raft_snapshot_save(const char *dir, const raft_snapshot *s, int keep)
             if (unlink(old) == 0) removed = true;
         }
         free(names);
-        if (removed) fsync_dir(dir);
+        if (removed) cfs_fsync_dir(dir);
     }
     return 0;
 }
@@ -239,13 +204,13 @@ static int load_one(const char *path, const snap_name *nm, raft_snapshot *out, c
         *why = "bad magic or short header";
         goto out;
     }
-    if (get_u32(buf + 52) != crc32c(0, buf, 52)) {
+    if (cfs_get_le32(buf + 52) != crc32c(0, buf, 52)) {
         *why = "header checksum mismatch";
         goto out;
     }
-    uint32_t version = get_u32(buf + 8), conf_len = get_u32(buf + 12);
-    uint64_t index = get_u64(buf + 16), term = get_u64(buf + 24);
-    uint64_t raw_len = get_u64(buf + 32), comp_len = get_u64(buf + 40);
+    uint32_t version = cfs_get_le32(buf + 8), conf_len = cfs_get_le32(buf + 12);
+    uint64_t index = cfs_get_le64(buf + 16), term = cfs_get_le64(buf + 24);
+    uint64_t raw_len = cfs_get_le64(buf + 32), comp_len = cfs_get_le64(buf + 40);
     if (version != SNAP_VERSION) {
         *why = "unknown format version";
         goto out;
@@ -259,7 +224,7 @@ static int load_one(const char *path, const snap_name *nm, raft_snapshot *out, c
         *why = "length fields do not match the file size";
         goto out;
     }
-    if (get_u32(buf + 48) != crc32c(0, buf + SNAP_HDR, conf_len + comp_len)) {
+    if (cfs_get_le32(buf + 48) != crc32c(0, buf + SNAP_HDR, conf_len + comp_len)) {
         *why = "data checksum mismatch";
         goto out;
     }
@@ -318,7 +283,7 @@ int raft_snapshot_load(const char *dir, raft_snapshot *out)
                 snprintf(moved, sizeof moved, "%s.corrupt", bad);
                 if (rename(bad, moved) == 0) LOG_WARN("snapshot: renamed %s to %s", bad, moved);
             }
-            if (i > 0) fsync_dir(dir);
+            if (i > 0) cfs_fsync_dir(dir);
             break;
         }
         if (r == -ENOMEM) {

@@ -1,3 +1,5 @@
+#include "common/byte_order.h"
+#include "common/fs_util.h"
 #include "raft/raft_wal.h"
 
 #include <dirent.h>
@@ -39,34 +41,6 @@ struct raft_wal {
 
 /* ------------------------------------------------------------------ encoding helpers */
 
-static void put_u32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put_u64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint32_t get_u32(const uint8_t *p)
-{
-    uint32_t v = 0;
-    for (int i = 3; i >= 0; i--)
-        v = (v << 8) | p[i];
-    return v;
-}
-
-static uint64_t get_u64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--)
-        v = (v << 8) | p[i];
-    return v;
-}
-
 static uint32_t record_crc(const uint8_t *hdr, const uint8_t *payload, uint32_t len)
 {
     uint32_t c = crc32c(0, hdr, 4);
@@ -77,10 +51,10 @@ static uint32_t record_crc(const uint8_t *hdr, const uint8_t *payload, uint32_t 
 /* Writes one record's header for `payload` (already in place after it). */
 static void seal_record(uint8_t *rec, uint8_t type, uint32_t len)
 {
-    put_u32(rec, len);
+    cfs_put_le32(rec, len);
     rec[8] = type;
     rec[9] = rec[10] = rec[11] = 0;
-    put_u32(rec + 4, record_crc(rec, rec + REC_HDR, len));
+    cfs_put_le32(rec + 4, record_crc(rec, rec + REC_HDR, len));
 }
 
 /* ------------------------------------------------------------------ files */
@@ -88,15 +62,6 @@ static void seal_record(uint8_t *rec, uint8_t type, uint32_t len)
 static void seg_path(const raft_wal *w, const wal_segment *s, char *buf, size_t len)
 {
     snprintf(buf, len, "%s/%016" PRIx64 "-%016" PRIx64 ".wal", w->dir, s->seq, s->first);
-}
-
-static int fsync_dir(const char *dir)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) return -errno;
-    int rc = fsync(fd) < 0 ? -errno : 0;
-    close(fd);
-    return rc;
 }
 
 static int write_all(int fd, const uint8_t *buf, size_t len, off_t off)
@@ -222,10 +187,10 @@ static int check_record(const uint8_t *buf, size_t len, size_t off, size_t *rlen
 {
     if (len - off < REC_HDR) return 0;
     const uint8_t *h = buf + off;
-    uint32_t plen = get_u32(h);
+    uint32_t plen = cfs_get_le32(h);
     if (plen > RAFT_WAL_MAX_ENTRY + ENTRY_FIXED) return -1;
     if (len - off - REC_HDR < plen) return 0;
-    if (record_crc(h, h + REC_HDR, plen) != get_u32(h + 4) || h[9] || h[10] || h[11]) return -1;
+    if (record_crc(h, h + REC_HDR, plen) != cfs_get_le32(h + 4) || h[9] || h[10] || h[11]) return -1;
     if (h[8] == REC_ENTRY ? plen < ENTRY_FIXED : h[8] == REC_HARD_STATE ? plen != HS_SIZE : 1)
         return -1;
     *rlen = REC_HDR + plen;
@@ -238,7 +203,7 @@ static bool valid_record_after(const uint8_t *buf, size_t len, size_t off)
 {
     for (size_t o = off + 1; o + REC_HDR <= len; o++) {
         const uint8_t *h = buf + o;
-        uint32_t plen = get_u32(h);
+        uint32_t plen = cfs_get_le32(h);
         if (h[9] || h[10] || h[11] || plen > len - o - REC_HDR) continue;
         if (!(h[8] == REC_HARD_STATE && plen == HS_SIZE) &&
             !(h[8] == REC_ENTRY && plen >= ENTRY_FIXED))
@@ -299,13 +264,13 @@ static int recover_segment(raft_wal *w, wal_segment *s, bool is_last, raft_wal_r
         uint32_t plen = (uint32_t)(rlen - REC_HDR);
         if (buf[off + 8] == REC_HARD_STATE) {
             rec->has_hard_state = true;
-            rec->hs.term = get_u64(p);
-            rec->hs.vote = get_u64(p + 8);
-            rec->hs.commit = get_u64(p + 16);
+            rec->hs.term = cfs_get_le64(p);
+            rec->hs.vote = cfs_get_le64(p + 8);
+            rec->hs.commit = cfs_get_le64(p + 16);
         } else {
-            raft_entry e = {.term = get_u64(p),
-                            .index = get_u64(p + 8),
-                            .type = get_u32(p + 16),
+            raft_entry e = {.term = cfs_get_le64(p),
+                            .index = cfs_get_le64(p + 8),
+                            .type = cfs_get_le32(p + 16),
                             .len = plen - ENTRY_FIXED};
             if (e.index != expect) {
                 LOG_ERROR("wal: %s at offset %zu holds entry %" PRIu64 ", expected %" PRIu64
@@ -407,7 +372,7 @@ static int start_segment(raft_wal *w, uint64_t first)
         if (rc < 0) return rc;
     }
     if (fsync(fd) < 0) return -errno;
-    return fsync_dir(w->dir);
+    return cfs_fsync_dir(w->dir);
 }
 
 static int write_records(raft_wal *w, const uint8_t *buf, size_t len)
@@ -426,9 +391,9 @@ static int write_records(raft_wal *w, const uint8_t *buf, size_t len)
 static int write_hs_record(raft_wal *w)
 {
     uint8_t rec[REC_HDR + HS_SIZE];
-    put_u64(rec + REC_HDR, w->hs.term);
-    put_u64(rec + REC_HDR + 8, w->hs.vote);
-    put_u64(rec + REC_HDR + 16, w->hs.commit);
+    cfs_put_le64(rec + REC_HDR, w->hs.term);
+    cfs_put_le64(rec + REC_HDR + 8, w->hs.vote);
+    cfs_put_le64(rec + REC_HDR + 16, w->hs.commit);
     seal_record(rec, REC_HARD_STATE, HS_SIZE);
     return write_records(w, rec, sizeof rec);
 }
@@ -457,7 +422,7 @@ static int drop_superseded(raft_wal *w)
         w->segs[out++] = *s;
     }
     w->n_segs = out;
-    return removed ? fsync_dir(w->dir) : 0;
+    return removed ? cfs_fsync_dir(w->dir) : 0;
 }
 
 /* ------------------------------------------------------------------ public API */
@@ -600,18 +565,18 @@ int raft_wal_append(raft_wal *w, const raft_entry *ents, size_t n, const raft_ha
     size_t off = 0;
     for (size_t i = 0; i < n; i++) {
         uint8_t *r = buf + off, *p = r + REC_HDR;
-        put_u64(p, ents[i].term);
-        put_u64(p + 8, ents[i].index);
-        put_u32(p + 16, ents[i].type);
+        cfs_put_le64(p, ents[i].term);
+        cfs_put_le64(p + 8, ents[i].index);
+        cfs_put_le32(p + 16, ents[i].type);
         if (ents[i].len) memcpy(p + ENTRY_FIXED, ents[i].data, ents[i].len);
         seal_record(r, REC_ENTRY, (uint32_t)(ENTRY_FIXED + ents[i].len));
         off += REC_HDR + ENTRY_FIXED + ents[i].len;
     }
     if (hs) {
         uint8_t *r = buf + off, *p = r + REC_HDR;
-        put_u64(p, hs->term);
-        put_u64(p + 8, hs->vote);
-        put_u64(p + 16, hs->commit);
+        cfs_put_le64(p, hs->term);
+        cfs_put_le64(p + 8, hs->vote);
+        cfs_put_le64(p + 16, hs->commit);
         seal_record(r, REC_HARD_STATE, HS_SIZE);
     }
     rc = write_records(w, buf, total);
@@ -651,7 +616,7 @@ int raft_wal_compact(raft_wal *w, uint64_t upto)
         unlink_segment(w, &w->segs[i]);
     memmove(w->segs, w->segs + drop, (w->n_segs - drop) * sizeof *w->segs);
     w->n_segs -= drop;
-    return fsync_dir(w->dir);
+    return cfs_fsync_dir(w->dir);
 }
 
 int raft_wal_reset(raft_wal *w, uint64_t next_index, const raft_hard_state *hs)
@@ -671,7 +636,7 @@ int raft_wal_reset(raft_wal *w, uint64_t next_index, const raft_hard_state *hs)
         unlink_segment(w, &w->segs[i]);
     w->segs[0] = w->segs[old];
     w->n_segs = 1;
-    return fsync_dir(w->dir);
+    return cfs_fsync_dir(w->dir);
 }
 
 void raft_wal_close(raft_wal *w)
