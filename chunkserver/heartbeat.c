@@ -34,7 +34,7 @@ struct repl_cmd {
 struct heartbeat {
     struct heartbeat_opts opts;
     char **metas;
-    char *cluster_id, *domain, *address;
+    char *cluster_id, *domain, *address, *http_address;
     pthread_t thread, worker;
     bool started;
     pthread_mutex_t mu;
@@ -230,6 +230,7 @@ static int do_register(heartbeat *hb)
     chunk_store_usage(hb->opts.store, &cap, &used);
     req.cluster_id = hb->cluster_id;
     req.address = hb->address;
+    req.http_address = hb->http_address;
     req.domain = hb->domain;
     req.server_id = hb->server_id;
     req.capacity = cap;
@@ -480,7 +481,9 @@ int heartbeat_create(const struct heartbeat_opts *opts, heartbeat **out)
     hb->cluster_id = strdup(opts->cluster_id ? opts->cluster_id : "");
     hb->domain = strdup(opts->domain ? opts->domain : "");
     hb->address = strdup(opts->address);
-    int rc = hb->metas && hb->cluster_id && hb->domain && hb->address ? 0 : -ENOMEM;
+    hb->http_address = strdup(opts->http_address ? opts->http_address : "");
+    int rc =
+        hb->metas && hb->cluster_id && hb->domain && hb->address && hb->http_address ? 0 : -ENOMEM;
     for (size_t i = 0; rc == 0 && i < opts->nmetas; i++)
         if (!(hb->metas[i] = strdup(opts->metas[i]))) rc = -ENOMEM;
     if (rc == 0) {
@@ -531,6 +534,7 @@ void heartbeat_destroy(heartbeat *hb)
     free(hb->cluster_id);
     free(hb->domain);
     free(hb->address);
+    free(hb->http_address);
     free(hb->added.v);
     free(hb->removed.v);
     free(hb->corrupt.v);

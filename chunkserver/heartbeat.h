@@ -20,10 +20,11 @@ struct heartbeat_opts {
     size_t nmetas;
     const char *cluster_id;
     const char *domain;
-    const char *address; /* where clients reach this chunkserver */
-    int interval_ms;     /* heartbeat period; 0 = 1000 */
-    int rpc_timeout_ms;  /* per call; 0 = 3000 */
-    size_t report_batch; /* replicas per ReportChunks call; 0 = 10000 */
+    const char *address;      /* where clients reach this chunkserver */
+    const char *http_address; /* its http endpoint "host:port"; NULL or "" = none */
+    int interval_ms;          /* heartbeat period; 0 = 1000 */
+    int rpc_timeout_ms;       /* per call; 0 = 3000 */
+    size_t report_batch;      /* replicas per ReportChunks call; 0 = 10000 */
 };
 
 typedef struct heartbeat heartbeat;

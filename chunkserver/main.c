@@ -1,6 +1,7 @@
 /* chunkfs-chunkserver: serves chunk replicas from local data dirs, registers and heartbeats
  * with the metaserver group, scrubs in the background. SIGTERM/SIGINT: clean shutdown. */
 #include <errno.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,6 +60,23 @@ static size_t split_list(char *s, char **out, size_t max)
          t = strtok_r(NULL, ",", &save))
         if (*t) out[n++] = t;
     return n;
+}
+
+/* The http endpoint others should use: the listen host with the bound port, or, when the
+ * listen host is a wildcard, the host of the advertised RPC address. */
+static void http_advertise(const char *http_listen, const char *address, int port, char *out,
+                           size_t cap)
+{
+    const char *colon = strrchr(http_listen, ':');
+    int hl = colon ? (int)(colon - http_listen) : (int)strlen(http_listen);
+    bool wildcard = hl == 0 || strncmp(http_listen, "0.0.0.0", (size_t)hl) == 0 ||
+                    strncmp(http_listen, "[::]", (size_t)hl) == 0;
+    if (wildcard) {
+        colon = strrchr(address, ':');
+        hl = colon ? (int)(colon - address) : (int)strlen(address);
+        http_listen = address;
+    }
+    snprintf(out, cap, "%.*s:%d", hl, http_listen, port);
 }
 
 int main(int argc, char **argv)
@@ -165,6 +183,20 @@ int main(int argc, char **argv)
     }
     chunk_service_set_address(svc, address);
 
+    /* Started before the first registration so that the metaserver learns its address. */
+    const char *http_listen = cfs_config_str(&cfg, "http-listen");
+    int http_port = 0;
+    char http_address[300] = "";
+    if (http_listen && *http_listen &&
+        (rc = chunk_http_start(store, http_listen, &http, &http_port)) < 0) {
+        LOG_ERROR("--http-listen %s: %s", http_listen, cfs_strerror(rc));
+        goto out;
+    }
+    if (http) {
+        http_advertise(http_listen, address, http_port, http_address, sizeof http_address);
+        LOG_INFO("http serving on port %d (%s)", http_port, http_address);
+    }
+
     struct heartbeat_opts ho = {
         .store = store,
         .service = svc,
@@ -173,6 +205,7 @@ int main(int argc, char **argv)
         .cluster_id = cluster,
         .domain = cfs_config_str(&cfg, "domain"),
         .address = address,
+        .http_address = http_address,
         .interval_ms = (int)cfs_config_int(&cfg, "heartbeat-ms"),
     };
     rc = heartbeat_create(&ho, &hb);
@@ -199,14 +232,6 @@ int main(int argc, char **argv)
         LOG_ERROR("port file %s: %s", pf, cfs_strerror(rc));
         goto out;
     }
-    const char *http_listen = cfs_config_str(&cfg, "http-listen");
-    int http_port = 0;
-    if (http_listen && *http_listen &&
-        (rc = chunk_http_start(store, http_listen, &http, &http_port)) < 0) {
-        LOG_ERROR("--http-listen %s: %s", http_listen, cfs_strerror(rc));
-        goto out;
-    }
-    if (http) LOG_INFO("http serving on port %d", http_port);
     if (cfs_log_sigusr1_toggle() < 0) LOG_WARN("SIGUSR1 log level toggle not installed");
     LOG_INFO("serving %s (listen %s), %zu data dirs, sync %s, metaservers %s", address, listen,
              ndirs, sync_s, meta);

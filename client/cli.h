@@ -74,6 +74,11 @@ void progress_format(char *buf, size_t size, const char *label, uint64_t done, u
 /* JSON output helpers: a string with escapes. */
 void json_str(FILE *out, const char *s);
 
+/* Prints the self-healing progress lines (repair, trim, drain, rebalance, gc) of a cluster
+ * status; shared by `status` and `admin progress`. */
+struct Chunkfs__ClusterStatusResp;
+void cli_print_progress(const struct Chunkfs__ClusterStatusResp *st);
+
 /* Parses a permission mode in octal ("755", "0644"): 0 or -EINVAL. */
 int cli_parse_mode(const char *s, uint32_t *out);
 /* Parses "user[:group]" (names or numbers); a missing part is left as UINT32_MAX. */

@@ -6,6 +6,7 @@
 
 #include "client/chunkfs_admin.h"
 #include "client/cli.h"
+#include "common/status_json.h"
 
 /* Parses the single option --json (and -h for df); returns -1 on a bad option. */
 static int parse_json_flag(int argc, char **argv, const char *shortopts, bool *json, bool *human)
@@ -186,66 +187,35 @@ int cmd_status(cli_ctx *ctx, int argc, char **argv)
     if (get_status(ctx, &resp) < 0) return CLI_ERR;
     const Chunkfs__ClusterStatusResp *st = resp->cluster_status;
     if (json) {
-        printf("{\"cluster_id\": ");
-        json_str(stdout, st->cluster_id);
-        printf(", \"leader_id\": %llu, \"metaservers\": [", (unsigned long long)st->leader_id);
-        for (size_t i = 0; i < st->n_metaservers; i++) {
-            const Chunkfs__MetaserverStatus *m = st->metaservers[i];
-            printf("%s\n  {\"id\": %llu, \"address\": ", i ? "," : "", (unsigned long long)m->id);
-            json_str(stdout, m->address);
-            printf(", \"role\": ");
-            json_str(stdout, m->role);
-            printf(", \"term\": %llu, \"commit_index\": %llu, \"applied_index\": %llu, "
-                   "\"match_index\": %llu, \"reachable\": %s}",
-                   (unsigned long long)m->term, (unsigned long long)m->commit_index,
-                   (unsigned long long)m->applied_index, (unsigned long long)m->match_index,
-                   m->reachable ? "true" : "false");
-        }
-        printf("%s], \"chunkservers\": [", st->n_metaservers ? "\n" : "");
-        for (size_t i = 0; i < st->n_chunkservers; i++) {
-            const Chunkfs__ChunkserverStatus *cs = st->chunkservers[i];
-            printf("%s\n  {\"id\": %llu, \"address\": ", i ? "," : "", (unsigned long long)cs->id);
-            json_str(stdout, cs->address);
-            printf(", \"state\": ");
-            json_str(stdout, cs->state);
-            printf(", \"domain\": ");
-            json_str(stdout, cs->domain);
-            printf(", \"capacity\": %llu, \"used\": %llu, \"chunks\": %llu, "
-                   "\"last_heartbeat_ms\": %lld}",
-                   (unsigned long long)cs->capacity, (unsigned long long)cs->used,
-                   (unsigned long long)cs->chunks, (long long)cs->last_heartbeat_ms);
-        }
-        printf("%s], \"files\": %llu, \"dirs\": %llu, \"chunks\": %llu, "
-               "\"under_replicated\": %llu, \"missing\": %llu, \"corrupt\": %llu}\n",
-               st->n_chunkservers ? "\n" : "", (unsigned long long)st->files,
-               (unsigned long long)st->dirs, (unsigned long long)st->chunks,
-               (unsigned long long)st->under_replicated, (unsigned long long)st->missing,
-               (unsigned long long)st->corrupt);
+        cfs_status_json_write(stdout, st, 0, NULL); /* the schema of status.json */
     } else {
-        printf("cluster %s\n\nMETASERVERS\n%4s %-22s %-10s %6s %10s %10s %s\n", st->cluster_id,
-               "ID", "ADDRESS", "ROLE", "TERM", "COMMIT", "APPLIED", "REACHABLE");
+        printf("cluster %s\n\nMETASERVERS\n%4s %-22s %-10s %6s %10s %10s %-9s %s\n", st->cluster_id,
+               "ID", "ADDRESS", "ROLE", "TERM", "COMMIT", "APPLIED", "REACHABLE", "HTTP");
         for (size_t i = 0; i < st->n_metaservers; i++) {
             const Chunkfs__MetaserverStatus *m = st->metaservers[i];
-            printf("%4llu %-22s %-10s %6llu %10llu %10llu %s\n", (unsigned long long)m->id,
+            printf("%4llu %-22s %-10s %6llu %10llu %10llu %-9s %s\n", (unsigned long long)m->id,
                    m->address, m->role, (unsigned long long)m->term,
                    (unsigned long long)m->commit_index, (unsigned long long)m->applied_index,
-                   m->reachable ? "yes" : "no");
+                   m->reachable ? "yes" : "no", *m->http ? m->http : "-");
         }
-        printf("\nCHUNKSERVERS\n%10s %-22s %-8s %-10s %12s %12s %8s\n", "ID", "ADDRESS", "STATE",
-               "DOMAIN", "CAPACITY", "USED", "CHUNKS");
+        printf("\nCHUNKSERVERS\n%10s %-22s %-8s %-10s %12s %12s %8s %s\n", "ID", "ADDRESS", "STATE",
+               "DOMAIN", "CAPACITY", "USED", "CHUNKS", "HTTP");
         for (size_t i = 0; i < st->n_chunkservers; i++) {
             const Chunkfs__ChunkserverStatus *cs = st->chunkservers[i];
             char a[32], b[32];
             cli_human(cs->capacity, a, sizeof(a));
             cli_human(cs->used, b, sizeof(b));
-            printf("%10llu %-22s %-8s %-10s %12s %12s %8llu\n", (unsigned long long)cs->id,
-                   cs->address, cs->state, cs->domain, a, b, (unsigned long long)cs->chunks);
+            printf("%10llu %-22s %-8s %-10s %12s %12s %8llu %s\n", (unsigned long long)cs->id,
+                   cs->address, cs->state, cs->domain, a, b, (unsigned long long)cs->chunks,
+                   *cs->http ? cs->http : "-");
         }
         printf("\nfiles %llu, directories %llu, chunks %llu: under-replicated %llu, missing "
                "%llu, corrupt %llu\n",
                (unsigned long long)st->files, (unsigned long long)st->dirs,
                (unsigned long long)st->chunks, (unsigned long long)st->under_replicated,
                (unsigned long long)st->missing, (unsigned long long)st->corrupt);
+        printf("\nHEALING\n");
+        cli_print_progress(st);
     }
     chunkfs__meta_response__free_unpacked(resp, NULL);
     return CLI_OK;

@@ -111,6 +111,19 @@ static int drain_status(cli_ctx *ctx, int argc, char **argv)
     return done ? CLI_OK : CLI_ERR;
 }
 
+void cli_print_progress(const Chunkfs__ClusterStatusResp *st)
+{
+    printf("repair:    %" PRIu64 " under-replicated, %" PRIu64 " missing, %" PRIu64
+           " queued, %" PRIu64 " copying, %" PRIu64 " scheduled, %" PRIu64 " done\n",
+           st->under_replicated, st->missing, st->repair_queued, st->repair_inflight,
+           st->repair_scheduled, st->repair_done);
+    printf("trim:      %" PRIu64 " surplus replicas removed\n", st->trimmed);
+    printf("drain:     %" PRIu64 " replicas left on draining servers\n", st->draining_replicas);
+    printf("rebalance: %s, %" PRIu64 " moving, %" PRIu64 " done\n",
+           st->balanced ? "balanced" : "unbalanced", st->rebalance_inflight, st->rebalance_done);
+    printf("gc:        %" PRIu64 " orphan/stale replicas in their grace period\n", st->gc_waiting);
+}
+
 static int progress(cli_ctx *ctx, int argc, char **argv)
 {
     bool json = argc == 2 && strcmp(argv[1], "--json") == 0;
@@ -130,17 +143,7 @@ static int progress(cli_ctx *ctx, int argc, char **argv)
                st->rebalance_inflight, st->rebalance_done, st->balanced ? "true" : "false",
                st->gc_waiting);
     } else {
-        printf("repair:    %" PRIu64 " under-replicated, %" PRIu64 " missing, %" PRIu64
-               " queued, %" PRIu64 " copying, %" PRIu64 " scheduled, %" PRIu64 " done\n",
-               st->under_replicated, st->missing, st->repair_queued, st->repair_inflight,
-               st->repair_scheduled, st->repair_done);
-        printf("trim:      %" PRIu64 " surplus replicas removed\n", st->trimmed);
-        printf("drain:     %" PRIu64 " replicas left on draining servers\n", st->draining_replicas);
-        printf("rebalance: %s, %" PRIu64 " moving, %" PRIu64 " done\n",
-               st->balanced ? "balanced" : "unbalanced", st->rebalance_inflight,
-               st->rebalance_done);
-        printf("gc:        %" PRIu64 " orphan/stale replicas in their grace period\n",
-               st->gc_waiting);
+        cli_print_progress(st);
     }
     chunkfs__meta_response__free_unpacked(resp, NULL);
     return CLI_OK;

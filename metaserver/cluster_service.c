@@ -68,9 +68,12 @@ int cluster_service_register(void *arg, const char *peer, const uint8_t *buf, si
             else
                 ms->next_server_seq++;
         }
+        const char *http = req->http_address ? req->http_address : "";
+        if (!err && strlen(http) >= REG_ADDR_MAX) err = -EINVAL; /* checked before any change */
         if (!err)
             err = registry_register(ms->reg, id, req->address, req->domain, req->capacity,
                                     req->used, cfs_mono_ms());
+        if (!err) err = registry_set_http(ms->reg, id, http);
     }
     pthread_mutex_unlock(&ms->soft_lock);
     if (err == -CFS_ENOTLEADER) {
@@ -78,8 +81,8 @@ int cluster_service_register(void *arg, const char *peer, const uint8_t *buf, si
         not_leader_hint(ms, hint, sizeof(hint));
         rc = register_reply(err, "not the leader", hint, 0, out, len);
     } else if (err) {
-        rc =
-            register_reply(err, err == -EINVAL ? "bad address or domain" : NULL, NULL, 0, out, len);
+        rc = register_reply(err, err == -EINVAL ? "bad address, http address or domain" : NULL,
+                            NULL, 0, out, len);
     } else {
         LOG_INFO("chunkserver %llu registered: %s domain '%s' capacity %llu used %llu%s",
                  (unsigned long long)id, req->address, req->domain ? req->domain : "",

@@ -259,6 +259,37 @@ static int serve_page(void *arg, const cfs_http_request *req, cfs_http_response 
     return cfs_http_set_text(resp, 200, "text/html; charset=utf-8", meta_status_html);
 }
 
+static bool wildcard_host(const char *host, int len)
+{
+    return len == 0 || (len == 7 && strncmp(host, "0.0.0.0", 7) == 0) ||
+           (len == 4 && strncmp(host, "[::]", 4) == 0);
+}
+
+/* Records where others reach this node's http server (cluster status shows it): the listen
+ * host with the bound port, or, for a wildcard listen host, the host of its Raft address. */
+static void set_http_address(meta_server *ms, const char *listen, int port)
+{
+    raft_node_status st;
+    raft_node_get_status(ms->raft, &st);
+    const char *host = listen;
+    const char *colon = strrchr(listen, ':');
+    int hl = colon ? (int)(colon - listen) : (int)strlen(listen);
+    for (int i = 0; wildcard_host(host, hl) && i < st.n_members && i < 16; i++) {
+        if (st.members[i].id != ms->id) continue;
+        host = st.members[i].addr;
+        colon = strrchr(host, ':');
+        hl = colon ? (int)(colon - host) : (int)strlen(host);
+    }
+    if (wildcard_host(host, hl)) { /* not a member yet: the RPC listen address */
+        host = ms->listen;
+        colon = strrchr(host, ':');
+        hl = colon ? (int)(colon - host) : (int)strlen(host);
+    }
+    pthread_mutex_lock(&ms->soft_lock);
+    snprintf(ms->http_address, sizeof(ms->http_address), "%.*s:%d", hl, host, port);
+    pthread_mutex_unlock(&ms->soft_lock);
+}
+
 int meta_http_start(meta_server *ms, const char *listen, meta_http **out, int *port)
 {
     meta_http *h = calloc(1, sizeof(*h));
@@ -277,6 +308,7 @@ int meta_http_start(meta_server *ms, const char *listen, meta_http **out, int *p
         meta_http_stop(h);
         return rc;
     }
+    set_http_address(ms, listen, *port);
     *out = h;
     return 0;
 }
@@ -284,6 +316,9 @@ int meta_http_start(meta_server *ms, const char *listen, meta_http **out, int *p
 void meta_http_stop(meta_http *h)
 {
     if (!h) return;
+    pthread_mutex_lock(&h->ms->soft_lock);
+    h->ms->http_address[0] = '\0';
+    pthread_mutex_unlock(&h->ms->soft_lock);
     cfs_http_server_free(h->http);
     cfs_metrics_forget(cfs_metrics_global(), h->ms);
     free(h);

@@ -58,6 +58,7 @@ struct meta_server {
     int64_t leader_since_ms;  /* monotonic time leadership of leader_term was noticed */
     uint64_t next_server_seq; /* per-term counter for new chunkserver ids */
     uint64_t corrupt_reports; /* corrupt replicas reported in this term */
+    char http_address[160];   /* "host:port" of its --http-listen, "" = none (soft_lock) */
 
     atomic_bool formatted;     /* the replicated state has its cluster id */
     pthread_mutex_t format_mu; /* one FormatCmd proposal at a time */

@@ -13,6 +13,7 @@
 #include "common/time_util.h"
 #include "metaserver/meta_cmd.h"
 #include "metaserver/meta_metrics.h"
+#include "metaserver/meta_peer_status.h"
 #include "metaserver/meta_server_internal.h"
 
 #define MAX_REPLICAS 16
@@ -432,29 +433,52 @@ static int serve_fsck(meta_server *ms, uint8_t **out, size_t *len)
 
 /* ---------------------------------------------------------------- cluster status */
 
+/* Each peer's own figures come from asking it (AdminReq "self"), in parallel, bounded by
+ * this deadline, so that a status shows a follower's real commit index and http address. */
+#define PEER_STATUS_TIMEOUT_MS 500
+#define MAX_MEMBERS 16
+
 static int serve_status(meta_server *ms, uint8_t **out, size_t *len)
 {
     raft_node_status st;
     raft_node_get_status(ms->raft, &st);
     if (!st.is_leader) return reply_not_leader(ms, out, len);
-    int n_members = st.n_members > 16 ? 16 : st.n_members;
-    Chunkfs__MetaserverStatus ms_st[16], *ms_ptr[16];
+    int n_members = st.n_members > MAX_MEMBERS ? MAX_MEMBERS : st.n_members;
+    meta_node_figures fig[MAX_MEMBERS], peer_fig[MAX_MEMBERS];
+    const char *peer_addr[MAX_MEMBERS];
+    size_t n_peers = 0;
+    for (int i = 0; i < n_members; i++)
+        if (st.members[i].id != st.id) peer_addr[n_peers++] = st.members[i].addr;
+    meta_peer_figures(peer_addr, n_peers, PEER_STATUS_TIMEOUT_MS, peer_fig);
+    for (int i = 0, p = 0; i < n_members; i++) {
+        if (st.members[i].id == st.id)
+            meta_self_figures(ms, &fig[i]);
+        else
+            fig[i] = peer_fig[p++];
+    }
+
+    Chunkfs__MetaserverStatus ms_st[MAX_MEMBERS], *ms_ptr[MAX_MEMBERS];
+    char http_url[MAX_MEMBERS][sizeof(fig[0].http) + 8];
     for (int i = 0; i < n_members; i++) {
         const raft_member_status *m = &st.members[i];
+        const meta_node_figures *f = &fig[i];
         Chunkfs__MetaserverStatus *x = &ms_st[i];
         chunkfs__metaserver_status__init(x);
         bool self = m->id == st.id;
         x->id = m->id;
         x->address = (char *)m->addr;
-        x->role = (char *)(self                    ? st.role
-                           : !m->voter             ? "learner"
-                           : m->id == st.leader_id ? "leader"
-                                                   : "follower");
-        x->term = st.term;
-        x->commit_index = self ? st.commit_index : 0;
-        x->applied_index = self ? st.applied_index : 0;
-        x->reachable = self || m->recent_active;
+        /* An unreachable peer keeps the leader's view of its role and term. */
+        x->role = (char *)(f->reachable ? f->role
+                           : self       ? st.role
+                           : !m->voter  ? "learner"
+                                        : "follower");
+        x->term = f->reachable ? f->term : st.term;
+        x->commit_index = f->commit_index;
+        x->applied_index = f->applied_index;
+        x->reachable = f->reachable;
         x->match_index = self ? st.last_index : m->match_index;
+        snprintf(http_url[i], sizeof(http_url[i]), "%s%s", *f->http ? "http://" : "", f->http);
+        x->http = http_url[i];
         ms_ptr[i] = x;
     }
 
@@ -470,6 +494,7 @@ static int serve_status(meta_server *ms, uint8_t **out, size_t *len)
     reg_server_info *si = calloc(n_cs ? n_cs : 1, sizeof(*si));
     Chunkfs__ChunkserverStatus *cs = calloc(n_cs ? n_cs : 1, sizeof(*cs));
     Chunkfs__ChunkserverStatus **cs_ptr = calloc(n_cs ? n_cs : 1, sizeof(*cs_ptr));
+    char(*cs_http)[REG_ADDR_MAX + 8] = calloc(n_cs ? n_cs : 1, sizeof(*cs_http));
     uint64_t corrupt = ms->corrupt_reports;
     ms_heal_stats heal = ms->heal;
     uint64_t repairs_done = registry_repairs_done(ms->reg);
@@ -478,7 +503,7 @@ static int serve_status(meta_server *ms, uint8_t **out, size_t *len)
     int rc;
     if (!leader) {
         rc = reply_not_leader(ms, out, len);
-    } else if (!si || !cs || !cs_ptr) {
+    } else if (!si || !cs || !cs_ptr || !cs_http) {
         rc = reply_err(-ENOMEM, NULL, out, len);
     } else {
         int64_t now = cfs_mono_ms();
@@ -492,6 +517,9 @@ static int serve_status(meta_server *ms, uint8_t **out, size_t *len)
             cs[i].used = si[i].used;
             cs[i].chunks = si[i].chunks;
             cs[i].last_heartbeat_ms = now - si[i].last_heartbeat_ms; /* age, not a timestamp */
+            snprintf(cs_http[i], sizeof(cs_http[i]), "%s%s", *si[i].http ? "http://" : "",
+                     si[i].http);
+            cs[i].http = cs_http[i];
             cs_ptr[i] = &cs[i];
         }
         Chunkfs__ClusterStatusResp c = CHUNKFS__CLUSTER_STATUS_RESP__INIT;
@@ -525,6 +553,7 @@ static int serve_status(meta_server *ms, uint8_t **out, size_t *len)
     free(si);
     free(cs);
     free(cs_ptr);
+    free(cs_http);
     return rc;
 }
 
@@ -640,7 +669,7 @@ static int serve_admin(meta_server *ms, const Chunkfs__MetaRequest *req, uint8_t
         strcmp(op, "transfer-leader") == 0)
         return admin_membership(ms, req, op, out, len);
     return reply_err(-EINVAL,
-                     "unknown admin op (dump, decommission, recommission, add-member, "
+                     "unknown admin op (dump, self, decommission, recommission, add-member, "
                      "remove-member, transfer-leader)",
                      out, len);
 }
@@ -701,6 +730,9 @@ int meta_service_call(void *arg, const char *peer, const uint8_t *req_buf, size_
     } else if (req->op_case == CHUNKFS__META_REQUEST__OP_ADMIN && req->admin->op &&
                strcmp(req->admin->op, "dump") == 0) {
         rc = admin_dump(ms, out, len); /* any node: compares replicas */
+    } else if (req->op_case == CHUNKFS__META_REQUEST__OP_ADMIN && req->admin->op &&
+               strcmp(req->admin->op, "self") == 0) {
+        rc = meta_self_status_reply(ms, out, len); /* any node: the leader's status asks */
     } else if (!raft_node_is_leader(ms->raft)) {
         rc = reply_not_leader(ms, out, len);
     } else if ((rc = ms_ensure_formatted(ms)) != 0) {

@@ -403,6 +403,15 @@ int registry_get_server(const registry *r, uint64_t id, reg_server_info *out)
     return 0;
 }
 
+int registry_set_http(registry *r, uint64_t id, const char *http)
+{
+    if (!http || strlen(http) >= REG_ADDR_MAX) return -EINVAL;
+    server *s = find_server(r, id);
+    if (!s) return -ENOENT;
+    snprintf(s->info.http, sizeof(s->info.http), "%s", http);
+    return 0;
+}
+
 size_t registry_list_servers(const registry *r, reg_server_info *out, size_t max)
 {
     for (size_t i = 0; i < r->n_servers && i < max; i++)

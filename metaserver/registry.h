@@ -25,6 +25,7 @@ typedef struct reg_server_info {
     uint64_t id;
     char address[REG_ADDR_MAX];
     char domain[REG_DOMAIN_MAX];
+    char http[REG_ADDR_MAX]; /* its http endpoint ("host:port"), "" when it has none */
     uint64_t capacity;
     uint64_t used; /* last reported, plus bytes allocated to it since that report */
     uint64_t chunks;
@@ -62,6 +63,10 @@ void registry_destroy(registry *r);
  * empty/too long address or a too long domain; -ENOMEM. */
 int registry_register(registry *r, uint64_t id, const char *address, const char *domain,
                       uint64_t capacity, uint64_t used, int64_t now_ms);
+
+/* Sets the http endpoint ("host:port", "" = none) a registered server announced; kept until
+ * its next registration. -ENOENT for an unknown server, -EINVAL for a too long address. */
+int registry_set_http(registry *r, uint64_t id, const char *http);
 
 /* Records a heartbeat. -ENOENT when the server is unknown or was declared dead (it must
  * register again). */

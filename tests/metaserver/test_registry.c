@@ -43,6 +43,33 @@ START_TEST(register_validates_and_lists)
 }
 END_TEST
 
+START_TEST(http_address_kept_until_reregistration)
+{
+    registry *r = registry_create(5000);
+    char longaddr[200];
+    memset(longaddr, 'x', sizeof(longaddr) - 1);
+    longaddr[sizeof(longaddr) - 1] = 0;
+    ck_assert_int_eq(registry_set_http(r, 1, "h:80"), -ENOENT);
+    ck_assert_int_eq(registry_register(r, 1, "h:1", "a", 100, 0, 0), 0);
+    reg_server_info info;
+    ck_assert_int_eq(registry_get_server(r, 1, &info), 0);
+    ck_assert_str_eq(info.http, "");
+    ck_assert_int_eq(registry_set_http(r, 1, "h:8080"), 0);
+    ck_assert_int_eq(registry_set_http(r, 1, longaddr), -EINVAL);
+    ck_assert_int_eq(registry_set_http(r, 1, NULL), -EINVAL);
+    ck_assert_int_eq(registry_heartbeat(r, 1, 100, 0, 0, 0, 10), 0);
+    ck_assert_int_eq(registry_get_server(r, 1, &info), 0);
+    ck_assert_str_eq(info.http, "h:8080"); /* bad inputs and heartbeats change nothing */
+    reg_server_info list[1];
+    ck_assert_uint_eq(registry_list_servers(r, list, 1), 1);
+    ck_assert_str_eq(list[0].http, "h:8080");
+    ck_assert_int_eq(registry_register(r, 1, "h:1", "a", 100, 0, 20), 0);
+    ck_assert_int_eq(registry_get_server(r, 1, &info), 0);
+    ck_assert_str_eq(info.http, ""); /* a re-registration announces it afresh */
+    registry_destroy(r);
+}
+END_TEST
+
 START_TEST(locations_only_current_version_live_sorted)
 {
     registry *r = three_servers();
@@ -272,6 +299,7 @@ int main(void)
     Suite *s = suite_create("registry");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, register_validates_and_lists);
+    tcase_add_test(tc, http_address_kept_until_reregistration);
     tcase_add_test(tc, locations_only_current_version_live_sorted);
     tcase_add_test(tc, dead_after_timeout_and_reregister);
     tcase_add_test(tc, same_address_new_id_replaces);

@@ -2,7 +2,8 @@
 # Observability on a live cluster (3 metaservers, 3 chunkservers, --http-listen on all):
 # /metrics of a metaserver and a chunkserver pass a strict text-format check and their
 # counters move as CLI operations run; /status.json (leader and follower) lists every
-# server; / serves the page; /log-level and SIGUSR1 change the log level at run time.
+# server, with the schema of `chunkfs status --json` and each server's http address;
+# / serves the page; /log-level and SIGUSR1 change the log level at run time.
 set -u
 SECONDS=0
 : "${CHUNKFS_SRC:?}" "${CHUNKFS_BIN:?}"
@@ -149,6 +150,44 @@ case "$via" in
 *"${META_ADDR[1]}"* | *"${META_ADDR[2]}"* | *"${META_ADDR[3]}"*) ;;
 *) fail "follower did not fetch from the leader ($via)" ;;
 esac
+
+# One schema: `chunkfs status --json` has the keys of status.json (minus served_by, via);
+# every server gives its http address; a follower's own commit index is shown (asked from
+# it); `chunkfs status` prints the http column and the healing progress section.
+want_http="$T/want_http"
+: >"$want_http"
+for i in 1 2 3; do
+    echo "${META_ADDR[$i]} http://127.0.0.1:${META_HTTP[$i]}" >>"$want_http"
+    echo "${CHUNK_ADDR[$i]} http://127.0.0.1:${CHUNK_HTTP[$i]}" >>"$want_http"
+done
+ok=0
+for ((j = 0; j < 60; j++)); do
+    curl -fsS --max-time 30 "$FURL/status.json" >"$T/status.json" &&
+        cfs status --json >"$T/cli_status.json" &&
+        python3 - "$T/status.json" "$T/cli_status.json" "$want_http" <<'PY' && { ok=1; break; }
+import json, sys
+page, cli = (json.load(open(p)) for p in sys.argv[1:3])
+want = dict(l.split() for l in open(sys.argv[3]))
+def keys(s):
+    return (set(s) - {"served_by", "via"}, {k for m in s["metaservers"] for k in m},
+            {k for c in s["chunkservers"] for k in c})
+assert keys(page) == keys(cli), (keys(page), keys(cli))
+for s in (page, cli):
+    got = {x["address"]: x["http"] for x in s["metaservers"] + s["chunkservers"]}
+    assert got == want, (got, want)
+    followers = [m for m in s["metaservers"] if m["role"] == "follower" and m["reachable"]]
+    assert followers and all(m["commit_index"] > 0 and m["applied_index"] > 0
+                             for m in followers), s["metaservers"]
+PY
+    sleep 0.5
+done
+[ $ok = 1 ] || fail "status http addresses / follower figures / one schema (see above)"
+cfs status >"$T/status.txt" || fail "chunkfs status"
+grep -q "^HEALING" "$T/status.txt" && grep -q "^repair: " "$T/status.txt" &&
+    grep -q "^rebalance: " "$T/status.txt" && grep -q "^drain: " "$T/status.txt" ||
+    fail "no healing progress in chunkfs status: $(cat "$T/status.txt")"
+grep -q "http://127.0.0.1:${CHUNK_HTTP[1]}" "$T/status.txt" || fail "no http column in status"
+echo "status checked after ${SECONDS}s"
 
 # The page: embedded, no external resources.
 curl -fsS --max-time 30 "$FURL/" >"$T/page.html" || fail "GET /"
