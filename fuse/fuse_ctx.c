@@ -36,7 +36,7 @@ void reply_err(fuse_req_t req, int err)
     if (e == EIO)
         LOG_WARN("request of pid %d fails with EIO: %s", (int)fuse_req_ctx(req)->pid,
                  cfs_strerror(err));
-    fuse_reply_err(req, e);
+    fuse_reply_errno(req, e);
 }
 
 void fill_entry(const cfsm *m, const cfs_attr *a, struct fuse_entry_param *e)

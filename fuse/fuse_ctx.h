@@ -6,6 +6,7 @@
 #include <fuse_lowlevel.h>
 
 #include "client/chunkfs.h"
+#include "fuse/fuse_metrics.h"
 #include "fuse/inode_table.h"
 #include "fuse/mount_opts.h"
 #include "fuse/open_files.h"

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "common/errors.h"
+#include "common/http_server.h"
 #include "common/log.h"
 #include "fuse/fuse_ctx.h"
 
@@ -187,6 +188,7 @@ int main(int argc, char **argv)
     }
 
     int ret = 1;
+    cfs_http_server *http = NULL;
     cfs_options co;
     cfs_options_init(&co);
     co.op_timeout_ms = m.opts.op_timeout_ms;
@@ -219,6 +221,16 @@ int main(int argc, char **argv)
     fuse_ops_ns_fill(&ops);
     fuse_ops_file_fill(&ops);
     fuse_ops_xattr_lock_fill(&ops);
+    if (m.opts.http_listen) {
+        int port = 0;
+        if ((rc = fuse_metrics_enable(&ops)) != 0 || (rc = cfs_http_server_new(&http)) != 0 ||
+            (rc = cfs_http_server_start(http, m.opts.http_listen, &port)) != 0) {
+            fprintf(stderr, "chunkfs-mount: http_listen=%s: %s\n", m.opts.http_listen,
+                    cfs_strerror(rc));
+            goto out;
+        }
+        LOG_INFO("http serving on port %d", port);
+    }
     m.se = fuse_session_new(&args, &ops, sizeof ops, &m);
     if (!m.se) goto out;
     if (fuse_set_signal_handlers(m.se) != 0) goto out_session;
@@ -258,6 +270,7 @@ out_session:
     fuse_session_destroy(m.se);
 out:
     report(status_fd, 1);
+    cfs_http_server_free(http);
     if (m.fs) cfs_disconnect(m.fs);
     inode_table_free(m.inodes);
     if (m.files) open_files_free(m.files);

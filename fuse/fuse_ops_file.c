@@ -30,7 +30,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
     req_cred(req, &cred);
     open_ref *ref = malloc(sizeof *ref);
     if (!ref) {
-        fuse_reply_err(req, ENOMEM);
+        fuse_reply_errno(req, ENOMEM);
         return;
     }
     cfs_attr a;
@@ -71,7 +71,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
     req_cred(req, &cred);
     open_ref *ref = malloc(sizeof *ref);
     if (!ref) {
-        fuse_reply_err(req, ENOMEM);
+        fuse_reply_errno(req, ENOMEM);
         return;
     }
     cfs_attr a;
@@ -107,19 +107,19 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 {
     (void)ino;
     if (off < 0) {
-        fuse_reply_err(req, EINVAL);
+        fuse_reply_errno(req, EINVAL);
         return;
     }
     char *buf = malloc(size ? size : 1);
     if (!buf) {
-        fuse_reply_err(req, ENOMEM);
+        fuse_reply_errno(req, ENOMEM);
         return;
     }
     ssize_t n = ofile_read(ref_of(fi), buf, size, (uint64_t)off);
     if (n < 0)
         reply_err(req, (int)n);
-    else
-        fuse_reply_buf(req, buf, (size_t)n);
+    else if (fuse_reply_buf(req, buf, (size_t)n) == 0)
+        fuse_metrics_read((size_t)n);
     free(buf);
 }
 
@@ -128,14 +128,14 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 {
     (void)ino;
     if (off < 0) {
-        fuse_reply_err(req, EINVAL);
+        fuse_reply_errno(req, EINVAL);
         return;
     }
     ssize_t n = ofile_write(ref_of(fi), buf, size, (uint64_t)off);
     if (n < 0)
         reply_err(req, (int)n);
-    else
-        fuse_reply_write(req, (size_t)n);
+    else if (fuse_reply_write(req, (size_t)n) == 0)
+        fuse_metrics_written((size_t)n);
 }
 
 /* Every close(2) of a descriptor: commit its writes (close-to-open) and drop the closing
@@ -176,7 +176,7 @@ static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
                   cfs_strerror(rc));
     free(ref);
     /* The kernel ignores release errors; flush already reported them to close(2). */
-    fuse_reply_err(req, 0);
+    fuse_reply_errno(req, 0);
 }
 
 static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)

@@ -93,7 +93,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
     }
     if (to_set & FUSE_SET_ATTR_SIZE) {
         if (attr->st_size < 0) {
-            fuse_reply_err(req, EINVAL);
+            fuse_reply_errno(req, EINVAL);
             return;
         }
         valid |= CFS_SET_SIZE;
@@ -140,7 +140,7 @@ static void op_readlink(fuse_req_t req, fuse_ino_t ino)
     req_cred(req, &cred);
     char *buf = malloc(CFS_PATH_MAX + 1);
     if (!buf) {
-        fuse_reply_err(req, ENOMEM);
+        fuse_reply_errno(req, ENOMEM);
         return;
     }
     int rc = cfs_readlink(m->fs, ino, &cred, buf, CFS_PATH_MAX + 1);
@@ -157,7 +157,7 @@ static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
     cfsm *m = req_mount(req);
     if (!S_ISREG(mode)) {
         /* Only regular files, directories and symlinks exist in chunkfs. */
-        fuse_reply_err(req, EPERM);
+        fuse_reply_errno(req, EPERM);
         return;
     }
     int rc = fuse_check_name(name);
@@ -255,7 +255,7 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
     cfsm *m = req_mount(req);
     if (flags & ~(unsigned)(RENAME_NOREPLACE | RENAME_EXCHANGE) ||
         (flags & RENAME_NOREPLACE && flags & RENAME_EXCHANGE)) {
-        fuse_reply_err(req, EINVAL);
+        fuse_reply_errno(req, EINVAL);
         return;
     }
     int rc = fuse_check_name(name);
@@ -362,7 +362,7 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
     cfsm *m = req_mount(req);
     dir_handle *d = calloc(1, sizeof *d);
     if (!d) {
-        fuse_reply_err(req, ENOMEM);
+        fuse_reply_errno(req, ENOMEM);
         return;
     }
     pthread_mutex_init(&d->lock, NULL);
@@ -398,7 +398,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
     req_cred(req, &cred);
     char *buf = malloc(size);
     if (!buf) {
-        fuse_reply_err(req, ENOMEM);
+        fuse_reply_errno(req, ENOMEM);
         return;
     }
     pthread_mutex_lock(&d->lock);
@@ -477,14 +477,14 @@ static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info 
     free(d->ents);
     pthread_mutex_destroy(&d->lock);
     free(d);
-    fuse_reply_err(req, 0);
+    fuse_reply_errno(req, 0);
 }
 
 static void op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
 {
     (void)ino, (void)datasync, (void)fi;
     /* Namespace changes are durable (committed through Raft) before they are acknowledged. */
-    fuse_reply_err(req, 0);
+    fuse_reply_errno(req, 0);
 }
 
 static void op_statfs(fuse_req_t req, fuse_ino_t ino)

@@ -60,7 +60,7 @@ static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t
     req_cred(req, &cred);
     char *buf = size ? malloc(size) : NULL;
     if (size && !buf) {
-        fuse_reply_err(req, ENOMEM);
+        fuse_reply_errno(req, ENOMEM);
         return;
     }
     ssize_t n = cfs_getxattr(m->fs, ino, name, buf, size, &cred);
@@ -80,7 +80,7 @@ static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
     req_cred(req, &cred);
     char *buf = size ? malloc(size) : NULL;
     if (size && !buf) {
-        fuse_reply_err(req, ENOMEM);
+        fuse_reply_errno(req, ENOMEM);
         return;
     }
     ssize_t n = cfs_listxattr(m->fs, ino, buf, size, &cred);
@@ -141,7 +141,7 @@ static void op_getlk(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, 
     out.l_type = (short)lk.type;
     if (lk.type != F_UNLCK) {
         if (lk.end < lk.start) {
-            fuse_reply_err(req, EIO); /* a malformed answer */
+            fuse_reply_errno(req, EIO); /* a malformed answer */
             return;
         }
         out.l_start = (off_t)lk.start;
@@ -158,7 +158,7 @@ static void op_setlk(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, 
 {
     cfsm *m = req_mount(req);
     if (lock->l_type != F_RDLCK && lock->l_type != F_WRLCK && lock->l_type != F_UNLCK) {
-        fuse_reply_err(req, EINVAL);
+        fuse_reply_errno(req, EINVAL);
         return;
     }
     cfs_cred cred;
@@ -189,7 +189,7 @@ static void op_flock(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, 
     bool nb = op & LOCK_NB;
     int kind = op & ~LOCK_NB;
     if (kind != LOCK_SH && kind != LOCK_EX && kind != LOCK_UN) {
-        fuse_reply_err(req, EINVAL);
+        fuse_reply_errno(req, EINVAL);
         return;
     }
     int rc, wait_ms = 5;

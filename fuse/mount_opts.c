@@ -24,6 +24,7 @@ static const struct fuse_opt chunkfs_opts[] = {
     OPT("write_behind=%zu", write_behind),
     OPT("log_file=%s", log_file),
     OPT("log_level=%s", log_level),
+    OPT("http_listen=%s", http_listen),
     FUSE_OPT_KEY("timeout=", KEY_TIMEOUT_BOTH),
     FUSE_OPT_END,
 };
@@ -76,6 +77,7 @@ void mount_opts_free(mount_opts *o)
     free(o->meta_addrs);
     free(o->log_file);
     free(o->log_level);
+    free(o->http_listen);
     memset(o, 0, sizeof *o);
 }
 
@@ -96,5 +98,8 @@ void mount_opts_help(void)
            "    -o write_behind=N      libchunkfs buffered bytes per open file (16777216)\n"
            "    -o log_file=PATH       append the daemon's log here (default: stderr in the\n"
            "                           foreground, discarded in the background)\n"
-           "    -o log_level=L         debug|info|warn|error (info)\n");
+           "    -o log_level=L         debug|info|warn|error (info)\n"
+           "    -o http_listen=H:P     serve GET /metrics (Prometheus) and /log-level on H:P\n"
+           "                           (port 0: any free port, logged as \"http serving on\n"
+           "                           port N\"; default: off)\n");
 }

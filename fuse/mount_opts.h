@@ -19,6 +19,7 @@ typedef struct mount_opts {
     size_t write_behind;     /* libchunkfs dirty bytes per handle; default 16 MiB */
     char *log_file;          /* log destination in the background; default none (discarded) */
     char *log_level;         /* debug|info|warn|error; default info */
+    char *http_listen;       /* host:port serving /metrics and /log-level; default none */
 } mount_opts;
 
 /* Fills defaults, then takes chunkfs options and META_ADDRS out of args; the mount point and

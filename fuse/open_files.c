@@ -12,6 +12,7 @@
 
 #include "common/errors.h"
 #include "common/log.h"
+#include "fuse/fuse_metrics.h"
 
 #define NBUCKETS 4096
 
@@ -74,6 +75,13 @@ static void close_logged(cfs_file **f, uint64_t ino)
     if (rc < 0) LOG_ERROR("closing inode %llu: %s", (unsigned long long)ino, cfs_strerror(rc));
 }
 
+/* Closes the shared write handle (lease) if held; errors are logged. */
+static void close_wr_logged(ofile *of)
+{
+    if (of->wr) fuse_metrics_write_handles(-1);
+    close_logged(&of->wr, of->ino);
+}
+
 void open_files_free(open_files *t)
 {
     if (!t) return;
@@ -81,7 +89,7 @@ void open_files_free(open_files *t)
         ofile *of = t->buckets[b];
         while (of) {
             ofile *next = of->next;
-            close_logged(&of->wr, of->ino);
+            close_wr_logged(of);
             close_logged(&of->rd, of->ino);
             if (of->hidden_name) {
                 cfs_unlink(t->fs, of->hidden_parent, of->hidden_name, &of->hidden_cred);
@@ -149,7 +157,7 @@ static void put_ofile(open_files *t, ofile *of)
     pthread_mutex_unlock(&t->lock);
     if (!last) return;
     /* Nobody else can reach it now; handles were closed by the last release. */
-    close_logged(&of->wr, of->ino);
+    close_wr_logged(of);
     close_logged(&of->rd, of->ino);
     if (of->hidden_name) {
         int rc = cfs_unlink(t->fs, of->hidden_parent, of->hidden_name, &of->hidden_cred);
@@ -215,6 +223,7 @@ static int ensure_wr(ofile *of)
         wait_ms = wait_ms * 2 > 500 ? 500 : wait_ms * 2;
     }
     of->wr_reads = rc == 0 && of->wr_acc == O_RDWR;
+    if (rc == 0) fuse_metrics_write_handles(+1);
     return rc;
 }
 
@@ -227,6 +236,7 @@ static int ensure_rd(ofile *of)
 static int drop_wr(ofile *of)
 {
     if (!of->wr) return 0;
+    fuse_metrics_write_handles(-1);
     int rc = cfs_close(of->wr);
     of->wr = NULL;
     of->wr_reads = false;
@@ -276,6 +286,7 @@ int open_files_open(open_files *t, uint64_t ino, int flags, const cfs_cred *cred
     pthread_rwlock_unlock(&of->rw);
     *fresh = !had_lease;
     *ref = (open_ref){.of = of, .reader = need_r, .writer = need_w};
+    fuse_metrics_open_files(+1);
     return 0;
 }
 
@@ -295,6 +306,7 @@ int open_files_adopt(open_files *t, uint64_t ino, cfs_file *fh, int flags, const
     if (need_w && !of->wr) {
         of->wr = fh;
         of->wr_reads = acc == O_RDWR;
+        fuse_metrics_write_handles(+1);
     } else if (!need_w && !of->rd && !(of->wr && of->wr_reads)) {
         of->rd = fh;
     } else {
@@ -309,6 +321,7 @@ int open_files_adopt(open_files *t, uint64_t ino, cfs_file *fh, int flags, const
     of->writers += need_w;
     pthread_rwlock_unlock(&of->rw);
     *ref = (open_ref){.of = of, .reader = need_r, .writer = need_w};
+    fuse_metrics_open_files(+1);
     return 0;
 }
 
@@ -324,6 +337,7 @@ int open_files_release(open_files *t, open_ref *ref)
     pthread_rwlock_unlock(&of->rw);
     put_ofile(t, of);
     ref->of = NULL;
+    fuse_metrics_open_files(-1);
     return rc;
 }
 
