@@ -53,7 +53,9 @@ static const cli_command commands[] = {
     {"df", cmd_df, "df [-h] [--json]", "Capacity, used and free per chunkserver and in total.",
      "  -h  human-readable sizes\n"},
     {"status", cmd_status, "status [--json]",
-     "Metaservers (role, term, commit index, reachable), chunkservers and chunk health.", ""},
+     "Metaservers (role, term, commit index, reachable, http), chunkservers (with http), "
+     "chunk health and healing progress.",
+     ""},
     {"fsck", cmd_fsck, "fsck [--json]",
      "Check chunk health; exit status 1 when chunks are missing or corrupt.", ""},
     {"admin", cmd_admin, "admin SUBCOMMAND ARGS",
