@@ -365,7 +365,9 @@ int chunk_service_replicate(chunk_service *svc, uint64_t chunk_id, uint64_t vers
     chunk_store *st = svc->opts.store;
     struct chunk_replica_info inf;
     int rc = chunk_store_info(st, chunk_id, &inf);
-    if (rc == 0 && inf.version == version) return 0;
+    /* Already held (e.g. a rebalance copy the metaserver has not heard of yet): report it, so
+     * the copy the metaserver tracks completes instead of waiting for its timeout. */
+    if (rc == 0 && inf.version == version) return chunk_store_announce(st, chunk_id);
     if (rc == 0 && inf.version > version)
         return -CFS_ESTALE_VER; /* we hold something newer: not ours to roll back */
     if (rc == 0) {

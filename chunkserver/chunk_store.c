@@ -783,6 +783,14 @@ int chunk_store_info(chunk_store *cs, uint64_t chunk_id, struct chunk_replica_in
     return 0;
 }
 
+int chunk_store_announce(chunk_store *cs, uint64_t chunk_id)
+{
+    struct chunk_replica_info inf;
+    int rc = chunk_store_info(cs, chunk_id, &inf);
+    if (rc == 0) notify(cs, CHUNK_ADDED, inf.chunk_id, inf.version, inf.length);
+    return rc;
+}
+
 int chunk_store_path(chunk_store *cs, uint64_t chunk_id, char *buf, size_t buflen)
 {
     struct chunk_entry *e = acquire(cs, chunk_id);

@@ -103,6 +103,10 @@ int chunk_store_delete(chunk_store *cs, uint64_t chunk_id, uint64_t version);
 int chunk_store_quarantine(chunk_store *cs, uint64_t chunk_id, const char *reason);
 
 int chunk_store_info(chunk_store *cs, uint64_t chunk_id, struct chunk_replica_info *out);
+/* Reports a held replica to the listener as added again (the metaserver may have asked for a
+ * copy of a replica it did not know we hold: its copy completes on that report).
+ * 0 or -ENOENT. */
+int chunk_store_announce(chunk_store *cs, uint64_t chunk_id);
 
 /* Snapshot of every replica: *out is malloc'd (caller frees), *n its length. */
 int chunk_store_list(chunk_store *cs, struct chunk_replica_info **out, size_t *n);

@@ -6,7 +6,8 @@
 #      balanced and the new server holds at least 70% of the mean replica count;
 #   3. decommission one: drain-status reports it drained (no replica left, nothing
 #      under-replicated), fsck is clean, data still equal;
-#   4. remove the 4 MiB file: its chunk files disappear from every chunkserver's data dir.
+#   4. setrep 2 then 3 on the 4 MiB file: surplus replicas are trimmed, then restored;
+#   5. remove the 4 MiB file: its chunk files disappear from every chunkserver's data dir.
 # Every wait is a bounded poll; progress figures come from `chunkfs admin progress`.
 set -u
 source "$CHUNKFS_SRC/tests/lib/cluster.sh"
@@ -42,17 +43,19 @@ head -c $((4 * 1024 * 1024)) /dev/urandom >"$W/victim" || exit 1
 cfs put "$W/data" /data || fail "put data"
 cfs put "$W/victim" /victim || fail "put victim"
 
-# goal_met PATH DEAD_ADDR...: every chunk has exactly 3 replicas, none on the given servers.
+# goal_met PATH DEAD_ADDR...: every chunk has exactly $WANT (default 3) replicas, none on
+# the given servers.
 goal_met() {
     local path=$1
     shift
     cfs fileinfo --json "$path" 2>/dev/null | python3 -c '
 import json, sys
 info = json.load(sys.stdin)
-bad = set(sys.argv[1:])
+want = int(sys.argv[1])
+bad = set(sys.argv[2:])
 ok = len(info["chunks"]) > 0 and all(
-    len(c["replicas"]) == 3 and not (set(c["replicas"]) & bad) for c in info["chunks"])
-sys.exit(0 if ok else 1)' "$@"
+    len(c["replicas"]) == want and not (set(c["replicas"]) & bad) for c in info["chunks"])
+sys.exit(0 if ok else 1)' "${WANT:-3}" "$@"
 }
 
 check_data() {
@@ -110,7 +113,15 @@ sys.exit(0 if f["under_replicated"] == 0 and f["missing"] == 0 else 1)' "$W/fsck
     fail "fsck: $(cat "$W/fsck.json")"
 check_data
 
-# ---- 4. a removed file's chunks disappear from every data dir
+# ---- 4. setrep down trims surplus replicas, setrep up copies them back
+cfs setrep 2 /victim || fail "setrep 2"
+WANT=2 poll 60 goal_met /victim "$DEAD" || fail "setrep 2: surplus replicas not trimmed"
+echo "[${SECONDS}s] setrep 2: trimmed"
+cfs setrep 3 /victim || fail "setrep 3"
+poll 60 goal_met /victim "$DEAD" "$OUT" || fail "setrep 3: replicas not restored"
+echo "[${SECONDS}s] setrep 3: restored"
+
+# ---- 5. a removed file's chunks disappear from every data dir
 IDS=$(cfs fileinfo --json /victim | python3 -c '
 import json, sys
 print(" ".join("%016x" % c["id"] for c in json.load(sys.stdin)["chunks"]))')
