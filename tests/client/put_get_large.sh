@@ -1,11 +1,11 @@
 #!/bin/bash
-# put and get of a large file (default 512 MiB, LARGE_MB to change) with 64 MiB chunks on a
+# put and get of a large file (default 1 GiB, LARGE_MB to change) with 64 MiB chunks on a
 # 3+3 cluster: the SHA-256 of what comes back equals the source's, and the chunk layout is
 # what the size implies.
 set -u
 source "$CHUNKFS_SRC/tests/lib/cluster.sh"
 cluster_setup
-MB=${LARGE_MB:-512}
+MB=${LARGE_MB:-1024}
 start_cluster -s 64M -g 3 || exit 1
 wait_healthy 60 || exit 1
 W=$CLUSTER_DIR/work

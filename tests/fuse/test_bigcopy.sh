@@ -7,7 +7,7 @@ fc_init
 fc_start_cluster 1 2
 MNT="$FC_DIR/mnt"
 fc_mount "$MNT"
-BIG_MB=${FUSE_BIG_MB:-256}
+BIG_MB=${FUSE_BIG_MB:-1024}
 
 fc_log "cp of $BIG_MB MiB in"
 head -c $((BIG_MB * 1024 * 1024)) /dev/urandom >"$FC_DIR/big.local"
