@@ -155,46 +155,12 @@ int raft_snapshot_save(const char *dir, const raft_snapshot *s, int keep)
     return 0;
 }
 
-static int read_whole(const char *path, uint8_t **out, size_t *len)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return -errno;
-    struct stat st;
-    if (fstat(fd, &st) < 0) {
-        int e = -errno;
-        close(fd);
-        return e;
-    }
-    size_t n = (size_t)st.st_size;
-    uint8_t *buf = malloc(n ? n : 1);
-    if (!buf) {
-        close(fd);
-        return -ENOMEM;
-    }
-    size_t got = 0;
-    while (got < n) {
-        ssize_t k = read(fd, buf + got, n - got);
-        if (k < 0 && errno == EINTR) continue;
-        if (k <= 0) {
-            int e = k < 0 ? -errno : -EIO;
-            close(fd);
-            free(buf);
-            return e;
-        }
-        got += (size_t)k;
-    }
-    close(fd);
-    *out = buf;
-    *len = n;
-    return 0;
-}
-
 /* Reads and checks one file. Returns 0, or a reason in *why and -EIO. */
 static int load_one(const char *path, const snap_name *nm, raft_snapshot *out, const char **why)
 {
     uint8_t *buf = NULL;
     size_t len = 0;
-    int rc = read_whole(path, &buf, &len);
+    int rc = cfs_read_file(path, &buf, &len);
     if (rc < 0) {
         *why = "unreadable";
         return rc;

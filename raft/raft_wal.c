@@ -79,40 +79,6 @@ static int write_all(int fd, const uint8_t *buf, size_t len, off_t off)
     return 0;
 }
 
-static int read_file(const char *path, uint8_t **out, size_t *out_len)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return -errno;
-    struct stat st;
-    if (fstat(fd, &st) < 0) {
-        int e = -errno;
-        close(fd);
-        return e;
-    }
-    size_t len = (size_t)st.st_size;
-    uint8_t *buf = malloc(len ? len : 1);
-    if (!buf) {
-        close(fd);
-        return -ENOMEM;
-    }
-    size_t got = 0;
-    while (got < len) {
-        ssize_t k = pread(fd, buf + got, len - got, (off_t)got);
-        if (k < 0 && errno == EINTR) continue;
-        if (k <= 0) {
-            int e = k < 0 ? -errno : -EIO;
-            free(buf);
-            close(fd);
-            return e;
-        }
-        got += (size_t)k;
-    }
-    close(fd);
-    *out = buf;
-    *out_len = len;
-    return 0;
-}
-
 static int push_segment(raft_wal *w, const wal_segment *s)
 {
     if (w->n_segs == w->cap_segs) {
@@ -222,7 +188,7 @@ static int recover_segment(raft_wal *w, wal_segment *s, bool is_last, raft_wal_r
     seg_path(w, s, path, sizeof path);
     uint8_t *buf = NULL;
     size_t len = 0;
-    int rc = read_file(path, &buf, &len);
+    int rc = cfs_read_file(path, &buf, &len);
     if (rc < 0) {
         LOG_ERROR("wal: cannot read %s: %s", path, strerror(-rc));
         return rc;
