@@ -39,27 +39,64 @@ int cfs_log_parse_level(const char *s, enum cfs_log_level *out)
     return -EINVAL;
 }
 
-void cfs_log_write(enum cfs_log_level level, const char *file, int line, const char *fmt, ...)
+/* Appends `s` to buf[*n..cap) as a logfmt quoted value: '"' and '\' escaped, control
+ * characters shown as spaces, so one event stays one parseable line. */
+static void append_quoted(char *buf, size_t cap, size_t *n, const char *s)
 {
-    static const char *tags[] = {"DEBUG", "INFO ", "WARN ", "ERROR"};
-    if ((int)level < atomic_load(&g_level)) return;
+    if (*n < cap) buf[(*n)++] = '"';
+    for (; *s && *n + 2 < cap; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') buf[(*n)++] = '\\';
+        buf[(*n)++] = c < 0x20 ? ' ' : (char)c;
+    }
+    if (*n < cap) buf[(*n)++] = '"';
+}
+
+/* One line: ts=... level=... comp=... pid=... src=file:line msg="..." [fields]. */
+static void log_line(enum cfs_log_level level, const char *file, int line, const char *msg,
+                     const char *fields)
+{
+    static const char *names[] = {"debug", "info", "warn", "error"};
     struct timeval tv;
     gettimeofday(&tv, NULL);
     struct tm tm;
     gmtime_r(&tv.tv_sec, &tm);
     const char *base = strrchr(file, '/');
     base = base ? base + 1 : file;
-    char buf[2048];
-    int n = snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ %s %s[%d] %s:%d ",
-                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                     (int)(tv.tv_usec / 1000), tags[level & 3], g_component, (int)getpid(), base,
-                     line);
+    char buf[2560];
+    const size_t cap = sizeof buf - 1; /* room for the newline */
+    int h = snprintf(
+        buf, cap, "ts=%04d-%02d-%02dT%02d:%02d:%02d.%03dZ level=%s comp=%s pid=%d src=%s:%d msg=",
+        tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+        (int)(tv.tv_usec / 1000), names[level & 3], g_component, (int)getpid(), base, line);
+    size_t n = h < 0 ? 0 : (size_t)h < cap ? (size_t)h : cap;
+    append_quoted(buf, cap, &n, msg);
+    if (fields && *fields) n += (size_t)snprintf(buf + n, cap - n, " %s", fields);
+    if (n > cap - 1) n = cap - 1;
+    buf[n++] = '\n';
+    ssize_t w = write(STDERR_FILENO, buf, n);
+    (void)w;
+}
+
+void cfs_log_write(enum cfs_log_level level, const char *file, int line, const char *fmt, ...)
+{
+    if ((int)level < atomic_load(&g_level)) return;
+    char msg[2048];
     va_list ap;
     va_start(ap, fmt);
-    if (n > 0 && n < (int)sizeof buf) n += vsnprintf(buf + n, sizeof buf - (size_t)n, fmt, ap);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    if (n >= (int)sizeof buf - 1) n = (int)sizeof buf - 2;
-    buf[n++] = '\n';
-    ssize_t w = write(STDERR_FILENO, buf, (size_t)n);
-    (void)w;
+    log_line(level, file, line, msg, NULL);
+}
+
+void cfs_log_event(enum cfs_log_level level, const char *file, int line, const char *event,
+                   const char *fields_fmt, ...)
+{
+    if ((int)level < atomic_load(&g_level)) return;
+    char fields[1024];
+    va_list ap;
+    va_start(ap, fields_fmt);
+    vsnprintf(fields, sizeof fields, fields_fmt, ap);
+    va_end(ap);
+    log_line(level, file, line, event, fields);
 }

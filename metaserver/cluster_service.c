@@ -42,9 +42,10 @@ int cluster_service_register(void *arg, const char *peer, const uint8_t *buf, si
     if (!req) return register_reply(-EINVAL, "malformed RegisterReq", NULL, 0, out, len);
     int rc;
     if (strcmp(req->cluster_id ? req->cluster_id : "", ms->params.cluster_id) != 0) {
-        LOG_WARN("refusing chunkserver %s (%s): cluster id '%s', ours is '%s'",
-                 req->address ? req->address : "?", peer ? peer : "?",
-                 req->cluster_id ? req->cluster_id : "", ms->params.cluster_id);
+        LOG_WARN_KV("chunkserver refused: wrong cluster id",
+                    "addr=%s peer=%s cluster_id=\"%s\" ours=%s", req->address ? req->address : "?",
+                    peer ? peer : "?", req->cluster_id ? req->cluster_id : "",
+                    ms->params.cluster_id);
         rc = register_reply(-CFS_ECLUSTER, "wrong cluster id", NULL, 0, out, len);
         goto done;
     }
@@ -84,10 +85,11 @@ int cluster_service_register(void *arg, const char *peer, const uint8_t *buf, si
         rc = register_reply(err, err == -EINVAL ? "bad address, http address or domain" : NULL,
                             NULL, 0, out, len);
     } else {
-        LOG_INFO("chunkserver %llu registered: %s domain '%s' capacity %llu used %llu%s",
-                 (unsigned long long)id, req->address, req->domain ? req->domain : "",
-                 (unsigned long long)req->capacity, (unsigned long long)req->used,
-                 req->server_id ? "" : " (new id)");
+        LOG_INFO_KV("chunkserver registered",
+                    "id=%llu addr=%s domain=\"%s\" capacity=%llu used=%llu new_id=%d",
+                    (unsigned long long)id, req->address, req->domain ? req->domain : "",
+                    (unsigned long long)req->capacity, (unsigned long long)req->used,
+                    req->server_id == 0);
         rc = register_reply(0, "", NULL, id, out, len);
     }
 done:
@@ -148,9 +150,9 @@ int cluster_service_heartbeat(void *arg, const char *peer, const uint8_t *buf, s
         for (size_t i = 0; !err && i < req->n_corrupt; i++) {
             const Chunkfs__ChunkReplica *c = req->corrupt[i];
             ms->corrupt_reports++;
-            LOG_WARN("chunkserver %llu: replica of chunk %llu v%llu is corrupt; deleting it",
-                     (unsigned long long)req->server_id, (unsigned long long)c->chunk_id,
-                     (unsigned long long)c->version);
+            LOG_WARN_KV("corrupt replica reported; deleting it",
+                        "server=%llu chunk=%llu version=%llu", (unsigned long long)req->server_id,
+                        (unsigned long long)c->chunk_id, (unsigned long long)c->version);
             err = registry_queue_delete(ms->reg, req->server_id, c->chunk_id, c->version);
         }
         if (!err) {

@@ -294,10 +294,10 @@ static void trim_one(repair_scan *s, const meta_chunk_ref *c, const reg_replica 
     if (registry_queue_delete(reg, t[k].server_id, c->chunk_id, c->version) != 0) return;
     s->trims++;
     s->ms->heal.trimmed++;
-    LOG_INFO("trim: chunk %llu v%llu has %zu replicas for goal %u; removing the one on "
-             "server %llu%s",
-             (unsigned long long)c->chunk_id, (unsigned long long)c->version, n, c->goal,
-             (unsigned long long)t[k].server_id, t[k].draining ? " (draining)" : "");
+    LOG_INFO_KV("trim surplus replica",
+                "chunk=%llu version=%llu replicas=%zu goal=%u server=%llu draining=%d",
+                (unsigned long long)c->chunk_id, (unsigned long long)c->version, n, c->goal,
+                (unsigned long long)t[k].server_id, (int)t[k].draining);
 }
 
 static int judge_chunk(void *arg, const meta_chunk_ref *c)
@@ -373,10 +373,10 @@ static bool repair_one(repair_scan *s, const repair_item *it, uint64_t chunk_siz
         return false;
     registry_note_allocation(reg, &target, 1, chunk_size);
     ms->heal.repair_scheduled++;
-    LOG_INFO("repair: chunk %llu v%llu has %u of %u usable replicas; copying from %s to "
-             "server %llu",
-             (unsigned long long)it->chunk_id, (unsigned long long)it->version, it->live, it->goal,
-             locs[0].address, (unsigned long long)target);
+    LOG_INFO_KV("repair copy scheduled",
+                "chunk=%llu version=%llu live=%u goal=%u source=%s target=%llu",
+                (unsigned long long)it->chunk_id, (unsigned long long)it->version, it->live,
+                it->goal, locs[0].address, (unsigned long long)target);
     return true;
 }
 
@@ -506,10 +506,10 @@ static void recover_leases(meta_server *ms, ms_role role)
         free(v);
         if (rc) continue;
         if (propose_and_free(ms, cmd, len, "lease recovery") != 0) continue;
-        LOG_INFO("recovered expired write lease %llu of inode %llu held by client %llx (%d "
-                 "chunks settled); dropping that client's locks",
-                 (unsigned long long)ls.v[i].lease_id, (unsigned long long)ls.v[i].ino,
-                 (unsigned long long)ls.v[i].client_id, n);
+        LOG_INFO_KV("expired write lease recovered; the client's locks are dropped",
+                    "lease=%llu ino=%llu client=%llx chunks_settled=%d",
+                    (unsigned long long)ls.v[i].lease_id, (unsigned long long)ls.v[i].ino,
+                    (unsigned long long)ls.v[i].client_id, n);
         /* A client that let a write lease lapse is taken as gone: its locks would otherwise
          * block others until the next leader change. */
         if (ms_soft_enter(ms, role)) lock_table_release_client(ms->locks, ls.v[i].client_id);
@@ -532,8 +532,8 @@ static void round_once(meta_server *ms)
     }
     pthread_mutex_unlock(&ms->soft_lock);
     for (size_t i = 0; i < n_dead && i < 16; i++)
-        LOG_WARN("chunkserver %llu is dead (no heartbeat for %lld ms)", (unsigned long long)dead[i],
-                 (long long)ms->dead_timeout_ms);
+        LOG_WARN_KV("chunkserver dead: no heartbeat", "id=%llu timeout_ms=%lld",
+                    (unsigned long long)dead[i], (long long)ms->dead_timeout_ms);
 
     if (raft_node_read_barrier(ms->raft, MS_BARRIER_TIMEOUT_MS) != 0) return;
     if (ms_ensure_formatted(ms) != 0 || stopping(ms)) return;

@@ -100,9 +100,9 @@ static void finish_moves(meta_server *ms, int64_t now)
         if (usable_replicas(ms->reg, m.chunk_id, m.version, m.src, NULL, 0) >= ref.goal &&
             registry_queue_delete(ms->reg, m.src, m.chunk_id, m.version) == 0) {
             ms->heal.rebalance_done++;
-            LOG_INFO("rebalance: chunk %llu moved from server %llu to %llu",
-                     (unsigned long long)m.chunk_id, (unsigned long long)m.src,
-                     (unsigned long long)m.dst);
+            LOG_INFO_KV("rebalance move done", "chunk=%llu from=%llu to=%llu",
+                        (unsigned long long)m.chunk_id, (unsigned long long)m.src,
+                        (unsigned long long)m.dst);
         }
     }
     ms->n_moves = keep;
@@ -226,10 +226,10 @@ static void plan_moves(meta_server *ms, int64_t now, const open_set *open)
             (struct ms_move){s.chunk_id, s.version, s.src, s.dst, .started_ms = now};
         srv[a].stored -= s.length;
         srv[b].stored += s.length;
-        LOG_INFO("rebalance: copying chunk %llu v%llu (%llu bytes) from server %llu to %llu",
-                 (unsigned long long)s.chunk_id, (unsigned long long)s.version,
-                 (unsigned long long)s.length, (unsigned long long)s.src,
-                 (unsigned long long)s.dst);
+        LOG_INFO_KV(
+            "rebalance move started", "chunk=%llu version=%llu bytes=%llu from=%llu to=%llu",
+            (unsigned long long)s.chunk_id, (unsigned long long)s.version,
+            (unsigned long long)s.length, (unsigned long long)s.src, (unsigned long long)s.dst);
     }
 }
 

@@ -62,8 +62,8 @@ static int fsm_restore(void *arg, const uint8_t *buf, size_t len)
 static void fsm_role_changed(void *arg, bool is_leader, uint64_t term)
 {
     meta_server *ms = arg;
-    LOG_INFO("role: %s in term %llu", is_leader ? "leader" : "not leader",
-             (unsigned long long)term);
+    LOG_INFO_KV("role change", "role=%s term=%llu", is_leader ? "leader" : "not-leader",
+                (unsigned long long)term);
     /* No call back into the Raft node from here (it may hold its own locks). */
     pthread_mutex_lock(&ms->soft_lock);
     (void)soft_update_locked(ms, is_leader, term);

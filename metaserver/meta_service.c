@@ -611,7 +611,8 @@ static int admin_drain(meta_server *ms, const Chunkfs__MetaRequest *req, bool dr
     pthread_mutex_unlock(&ms->soft_lock);
     if (!leader) return reply_not_leader(ms, out, len);
     if (rc) return reply_err(rc, "no such chunkserver", out, len);
-    LOG_INFO("chunkserver %llu %s", id, draining ? "decommissioned (draining)" : "recommissioned");
+    LOG_INFO_KV(draining ? "chunkserver decommissioned (draining)" : "chunkserver recommissioned",
+                "id=%llu", id);
     char text[96];
     snprintf(text, sizeof(text), "chunkserver %llu %s", id, draining ? "draining" : "active");
     Chunkfs__MetaResponse r = CHUNKFS__META_RESPONSE__INIT;
@@ -648,7 +649,7 @@ static int admin_membership(meta_server *ms, const Chunkfs__MetaRequest *req, co
     else
         rc = raft_node_transfer_leader(ms->raft, id, MEMBERSHIP_TIMEOUT_MS);
     if (rc) return reply_raft_err(ms, rc, out, len);
-    LOG_INFO("membership: %s %s done", op, arg);
+    LOG_INFO_KV("membership change done", "op=%s arg=%s", op, arg);
     char text[200];
     snprintf(text, sizeof(text), "%s %s: done", op, arg);
     Chunkfs__MetaResponse r = CHUNKFS__META_RESPONSE__INIT;

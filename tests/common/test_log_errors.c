@@ -61,12 +61,37 @@ START_TEST(test_level_filter)
 {
     char *out = capture_stderr(log_some);
     ck_assert_ptr_null(strstr(out, "hidden"));
-    ck_assert_ptr_nonnull(strstr(out, "WARN "));
-    ck_assert_ptr_nonnull(strstr(out, "shown warn 3"));
-    ck_assert_ptr_nonnull(strstr(out, "ERROR"));
-    ck_assert_ptr_nonnull(strstr(out, "shown error x"));
-    ck_assert_ptr_nonnull(strstr(out, "unit["));
-    ck_assert_ptr_nonnull(strstr(out, "test_log_errors.c:"));
+    ck_assert_ptr_nonnull(strstr(out, " level=warn "));
+    ck_assert_ptr_nonnull(strstr(out, "msg=\"shown warn 3\"\n"));
+    ck_assert_ptr_nonnull(strstr(out, " level=error "));
+    ck_assert_ptr_nonnull(strstr(out, "msg=\"shown error x\""));
+    ck_assert_ptr_nonnull(strstr(out, " comp=unit "));
+    ck_assert_ptr_nonnull(strstr(out, " src=test_log_errors.c:"));
+    ck_assert_ptr_eq(strstr(out, "ts="), out);
+    free(out);
+}
+END_TEST
+
+static void log_fields(void)
+{
+    cfs_log_set_component("unit");
+    cfs_log_set_level(CFS_LOG_INFO);
+    LOG_INFO("quote \" back\\slash\tand tab");
+    LOG_WARN_KV("chunkserver dead", "id=%d silent_ms=%d", 3, 5012);
+}
+
+/* The message is one logfmt value (quotes and backslashes escaped, control characters
+ * blanked) and event fields follow it as key=value pairs on the same line. */
+START_TEST(test_logfmt_fields)
+{
+    char *out = capture_stderr(log_fields);
+    ck_assert_ptr_nonnull(strstr(out, " level=info "));
+    ck_assert_ptr_nonnull(strstr(out, "msg=\"quote \\\" back\\\\slash and tab\"\n"));
+    ck_assert_ptr_nonnull(strstr(out, " level=warn "));
+    ck_assert_ptr_nonnull(strstr(out, "msg=\"chunkserver dead\" id=3 silent_ms=5012\n"));
+    int lines = 0;
+    for (const char *p = out; *p; p++) lines += *p == '\n';
+    ck_assert_int_eq(lines, 2);
     free(out);
 }
 END_TEST
@@ -110,6 +135,7 @@ int main(void)
     TCase *tc = tcase_create("log_errors");
     tcase_add_test(tc, test_parse_level);
     tcase_add_test(tc, test_level_filter);
+    tcase_add_test(tc, test_logfmt_fields);
     tcase_add_test(tc, test_strerror);
     tcase_add_test(tc, test_err_to_posix);
     suite_add_tcase(s, tc);
