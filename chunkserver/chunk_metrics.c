@@ -64,6 +64,17 @@ static void store_hook(cfs_metrics *r, void *arg)
                               &g) == 0)
             cfs_gauge_set(g, (double)used);
     }
+    for (size_t i = 0; i < chunk_store_dir_count(store); i++) {
+        const char *dir;
+        if (chunk_store_dir_usage(store, i, &dir, &cap, &used) != 0) continue;
+        const char *l[] = {"dir", dir, NULL};
+        if (cfs_metrics_gauge(r, "cfs_chunk_disk_capacity_bytes",
+                              "Capacity of the file system of each data dir.", l, &g) == 0)
+            cfs_gauge_set(g, (double)cap);
+        if (cfs_metrics_gauge(r, "cfs_chunk_disk_used_bytes",
+                              "Bytes used on the file system of each data dir.", l, &g) == 0)
+            cfs_gauge_set(g, (double)used);
+    }
     if (cfs_metrics_gauge(r, "cfs_chunk_replicas", "Chunk replicas stored.", NULL, &g) == 0)
         cfs_gauge_set(g, (double)chunk_store_count(store));
 }

@@ -834,23 +834,42 @@ size_t chunk_store_count(chunk_store *cs)
     return n;
 }
 
+size_t chunk_store_dir_count(chunk_store *cs)
+{
+    return cs->ndirs;
+}
+
+int chunk_store_dir_usage(chunk_store *cs, size_t i, const char **path, uint64_t *capacity,
+                          uint64_t *used)
+{
+    if (i >= cs->ndirs) return -ERANGE;
+    struct statvfs sv;
+    if (statvfs(cs->dirs[i], &sv) < 0) return -errno;
+    uint64_t total = (uint64_t)sv.f_blocks * sv.f_frsize;
+    uint64_t avail = (uint64_t)sv.f_bavail * sv.f_frsize;
+    if (path) *path = cs->dirs[i];
+    *capacity = total;
+    *used = total > avail ? total - avail : 0;
+    return 0;
+}
+
 int chunk_store_usage(chunk_store *cs, uint64_t *capacity, uint64_t *used)
 {
     uint64_t cap = 0, use = 0;
     for (size_t i = 0; i < cs->ndirs; i++) {
-        struct statvfs sv;
         struct stat st;
-        if (statvfs(cs->dirs[i], &sv) < 0 || stat(cs->dirs[i], &st) < 0) return -errno;
+        if (stat(cs->dirs[i], &st) < 0) return -errno;
         bool dup = false; /* two data dirs on one file system count once */
         for (size_t j = 0; j < i && !dup; j++) {
             struct stat sj;
             dup = stat(cs->dirs[j], &sj) == 0 && sj.st_dev == st.st_dev;
         }
         if (dup) continue;
-        uint64_t total = (uint64_t)sv.f_blocks * sv.f_frsize;
-        uint64_t avail = (uint64_t)sv.f_bavail * sv.f_frsize;
+        uint64_t total, in_use;
+        int rc = chunk_store_dir_usage(cs, i, NULL, &total, &in_use);
+        if (rc) return rc;
         cap += total;
-        use += total > avail ? total - avail : 0;
+        use += in_use;
     }
     *capacity = cap;
     *used = use;

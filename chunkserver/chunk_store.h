@@ -113,6 +113,11 @@ int chunk_store_list(chunk_store *cs, struct chunk_replica_info **out, size_t *n
 
 /* Capacity and used bytes over the file systems of all dirs (each file system counted once). */
 int chunk_store_usage(chunk_store *cs, uint64_t *capacity, uint64_t *used);
+/* Number of data dirs, and one dir's path with the capacity and used bytes of the file system
+ * it is on (per-disk figures for metrics). 0, -ERANGE for i >= count, or -errno of statvfs. */
+size_t chunk_store_dir_count(chunk_store *cs);
+int chunk_store_dir_usage(chunk_store *cs, size_t i, const char **path, uint64_t *capacity,
+                          uint64_t *used);
 size_t chunk_store_count(chunk_store *cs);
 
 /* Path of a replica's file (for tests and tools); 0, -ENOENT or -ENAMETOOLONG. */

@@ -114,13 +114,15 @@ static int drain_status(cli_ctx *ctx, int argc, char **argv)
 void cli_print_progress(const Chunkfs__ClusterStatusResp *st)
 {
     printf("repair:    %" PRIu64 " under-replicated, %" PRIu64 " missing, %" PRIu64
-           " queued, %" PRIu64 " copying, %" PRIu64 " scheduled, %" PRIu64 " done\n",
+           " queued, %" PRIu64 " copying, %" PRIu64 " scheduled, %" PRIu64
+           " done, %.1f copies/min\n",
            st->under_replicated, st->missing, st->repair_queued, st->repair_inflight,
-           st->repair_scheduled, st->repair_done);
+           st->repair_scheduled, st->repair_done, st->repair_per_min);
     printf("trim:      %" PRIu64 " surplus replicas removed\n", st->trimmed);
     printf("drain:     %" PRIu64 " replicas left on draining servers\n", st->draining_replicas);
-    printf("rebalance: %s, %" PRIu64 " moving, %" PRIu64 " done\n",
-           st->balanced ? "balanced" : "unbalanced", st->rebalance_inflight, st->rebalance_done);
+    printf("rebalance: %s, %" PRIu64 " moving, %" PRIu64 " done, %.1f moves/min\n",
+           st->balanced ? "balanced" : "unbalanced", st->rebalance_inflight, st->rebalance_done,
+           st->rebalance_per_min);
     printf("gc:        %" PRIu64 " orphan/stale replicas in their grace period\n", st->gc_waiting);
 }
 
@@ -137,11 +139,12 @@ static int progress(cli_ctx *ctx, int argc, char **argv)
                ", \"repair_scheduled\": %" PRIu64 ", \"repair_done\": %" PRIu64
                ", \"trimmed\": %" PRIu64 ", \"draining_replicas\": %" PRIu64
                ", \"rebalance_inflight\": %" PRIu64 ", \"rebalance_done\": %" PRIu64
-               ", \"balanced\": %s, \"gc_waiting\": %" PRIu64 "}\n",
+               ", \"balanced\": %s, \"gc_waiting\": %" PRIu64
+               ", \"repair_per_min\": %.1f, \"rebalance_per_min\": %.1f}\n",
                st->under_replicated, st->missing, st->repair_queued, st->repair_inflight,
                st->repair_scheduled, st->repair_done, st->trimmed, st->draining_replicas,
                st->rebalance_inflight, st->rebalance_done, st->balanced ? "true" : "false",
-               st->gc_waiting);
+               st->gc_waiting, st->repair_per_min, st->rebalance_per_min);
     } else {
         cli_print_progress(st);
     }

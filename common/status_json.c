@@ -80,10 +80,11 @@ void cfs_status_json_write(FILE *f, const Chunkfs__ClusterStatusResp *st, uint64
             ", \"repair_queued\": %llu, \"repair_inflight\": %llu, \"repair_done\": %llu, "
             "\"repair_scheduled\": %llu, \"trimmed\": %llu, \"draining_replicas\": %llu, "
             "\"rebalance_inflight\": %llu, \"rebalance_done\": %llu, \"balanced\": %s, "
-            "\"gc_waiting\": %llu}\n",
+            "\"gc_waiting\": %llu, \"repair_per_min\": %.1f, \"rebalance_per_min\": %.1f}\n",
             (unsigned long long)st->repair_queued, (unsigned long long)st->repair_inflight,
             (unsigned long long)st->repair_done, (unsigned long long)st->repair_scheduled,
             (unsigned long long)st->trimmed, (unsigned long long)st->draining_replicas,
             (unsigned long long)st->rebalance_inflight, (unsigned long long)st->rebalance_done,
-            st->balanced ? "true" : "false", (unsigned long long)st->gc_waiting);
+            st->balanced ? "true" : "false", (unsigned long long)st->gc_waiting, st->repair_per_min,
+            st->rebalance_per_min);
 }

@@ -519,6 +519,19 @@ static void recover_leases(meta_server *ms, ms_role role)
 
 /* ---------------------------------------------------------------- the loop */
 
+/* Copies and moves per minute for status, from the done counters sampled once a round. */
+static void sample_rates(meta_server *ms, ms_role role)
+{
+    if (ms_soft_enter(ms, role)) {
+        int64_t now = cfs_mono_ms();
+        rate_window_sample(&ms->repair_rate, now, registry_repairs_done(ms->reg));
+        rate_window_sample(&ms->rebalance_rate, now, ms->heal.rebalance_done);
+        ms->heal.repair_per_min = rate_window_per_minute(&ms->repair_rate, now);
+        ms->heal.rebalance_per_min = rate_window_per_minute(&ms->rebalance_rate, now);
+    }
+    pthread_mutex_unlock(&ms->soft_lock);
+}
+
 static void round_once(meta_server *ms)
 {
     ms_role role = ms_role_now(ms);
@@ -551,6 +564,7 @@ static void round_once(meta_server *ms)
     if (leading_ms > ms->dead_timeout_ms) ms_rebalance_round(ms, role);
     /* Replica lengths are only known once chunkservers re-reported to this leader. */
     if (leading_ms > ms->dead_timeout_ms) recover_leases(ms, role);
+    sample_rates(ms, role);
 }
 
 void *meta_gc_main(void *arg)

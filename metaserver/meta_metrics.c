@@ -94,6 +94,8 @@ static void raft_hook(cfs_metrics *r, void *arg)
     set_gauge(r, "cfs_raft_snapshot_index", "Index covered by the latest snapshot.", NULL,
               (double)st.snapshot_index);
     set_gauge(r, "cfs_raft_log_bytes", "Size of the local Raft log.", NULL, (double)st.log_bytes);
+    set_gauge(r, "cfs_raft_snapshot_bytes", "Size of the snapshot files kept on disk.", NULL,
+              (double)st.snapshot_bytes);
     set_gauge(r, "cfs_raft_members", "Members of the Raft group.", NULL, st.n_members);
 }
 
@@ -221,6 +223,10 @@ static void cluster_hook(cfs_metrics *r, void *arg)
              c->balanced ? 1 : 0},
             {"cfs_meta_gc_waiting", "Orphan/stale replicas inside their grace period.",
              (double)c->gc_waiting},
+            {"cfs_meta_repair_per_minute", "Copies confirmed per minute over the last minute.",
+             c->repair_per_min},
+            {"cfs_meta_rebalance_per_minute", "Rebalancing moves finished per minute, last minute.",
+             c->rebalance_per_min},
         };
         for (size_t i = 0; i < sizeof(heal) / sizeof(heal[0]); i++)
             set_gauge(r, heal[i].name, heal[i].help, NULL, heal[i].v);

@@ -100,6 +100,8 @@ static int reset_soft_state(meta_server *ms)
     ms->next_server_seq = 0;
     ms->corrupt_reports = 0;
     ms->heal = (ms_heal_stats){0};
+    rate_window_init(&ms->repair_rate, 60000);
+    rate_window_init(&ms->rebalance_rate, 60000);
     return 0;
 }
 

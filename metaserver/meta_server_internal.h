@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "common/rate_window.h"
 #include "common/rpc.h"
 #include "metaserver/lock_table.h"
 #include "metaserver/meta_format.h"
@@ -32,6 +33,8 @@ typedef struct ms_heal_stats {
     uint64_t rebalance_inflight; /* moves copying */
     uint64_t rebalance_done;     /* moves finished (source deleted) in this term */
     bool balanced;               /* last check found every server within the spread */
+    double repair_per_min;       /* copies confirmed per minute over the last minute */
+    double rebalance_per_min;    /* moves finished per minute over the last minute */
 } ms_heal_stats;
 #define MS_MAX_MOVES 256
 
@@ -72,8 +75,9 @@ struct meta_server {
     struct gc_suspect *suspects; /* orphan/stale replicas seen, with first-seen time (gc only) */
     size_t n_suspects;
     uint64_t suspects_term;
-    ms_heal_stats heal; /* last scan's figures (under soft_lock) */
-    struct ms_move {    /* rebalancing moves in flight (gc thread, under soft_lock) */
+    ms_heal_stats heal;                      /* last scan's figures (under soft_lock) */
+    rate_window repair_rate, rebalance_rate; /* samples of the done counters (soft_lock) */
+    struct ms_move { /* rebalancing moves in flight (gc thread, under soft_lock) */
         uint64_t chunk_id, version, src, dst;
         int64_t started_ms;
     } moves[MS_MAX_MOVES];

@@ -545,6 +545,8 @@ static int serve_status(meta_server *ms, uint8_t **out, size_t *len)
         c.rebalance_done = heal.rebalance_done;
         c.balanced = heal.balanced;
         c.gc_waiting = heal.gc_waiting;
+        c.repair_per_min = heal.repair_per_min;
+        c.rebalance_per_min = heal.rebalance_per_min;
         Chunkfs__MetaResponse r = CHUNKFS__META_RESPONSE__INIT;
         r.result_case = CHUNKFS__META_RESPONSE__RESULT_CLUSTER_STATUS;
         r.cluster_status = &c;

@@ -1116,6 +1116,8 @@ void raft_node_get_status(raft_node *n, raft_node_status *out)
     }
     pthread_mutex_unlock(&n->mu);
     out->log_bytes = atomic_load(&n->log_bytes);
+    /* Not under snap_mu: a save can take a while, and a file renamed meanwhile is skipped. */
+    out->snapshot_bytes = raft_snapshot_dir_bytes(n->snap_dir);
     pthread_mutex_lock(&n->wmu);
     out->applied_index = n->applied_index;
     pthread_mutex_unlock(&n->wmu);

@@ -33,8 +33,8 @@ typedef struct raft_peer {
 } raft_peer;
 
 typedef struct raft_node_config {
-    uint64_t id;               /* this node's id (nonzero) */
-    const raft_peer *peers;    /* initial voters incl. this node; ignored when the log has a config */
+    uint64_t id;            /* this node's id (nonzero) */
+    const raft_peer *peers; /* initial voters incl. this node; ignored when the log has a config */
     int n_peers;
     const char *data_dir;      /* WAL and snapshots live here */
     int tick_ms;               /* 0 = 50 */
@@ -86,6 +86,7 @@ typedef struct raft_node_status {
     uint64_t last_index;
     uint64_t snapshot_index;
     uint64_t log_bytes;
+    uint64_t snapshot_bytes; /* snapshot files kept on disk */
     int n_members;
     raft_member_status members[16];
 } raft_node_status;

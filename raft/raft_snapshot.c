@@ -273,6 +273,22 @@ uint64_t raft_snapshot_oldest_index(const char *dir)
     return idx;
 }
 
+uint64_t raft_snapshot_dir_bytes(const char *dir)
+{
+    snap_name *names;
+    size_t n;
+    if (list_snapshots(dir, &names, &n) < 0) return 0;
+    uint64_t total = 0;
+    for (size_t i = 0; i < n; i++) {
+        char path[4200];
+        struct stat st;
+        snap_path(dir, names[i].term, names[i].index, path, sizeof path);
+        if (stat(path, &st) == 0) total += (uint64_t)st.st_size;
+    }
+    free(names);
+    return total;
+}
+
 void raft_snapshot_release(raft_snapshot *s)
 {
     free(s->data);

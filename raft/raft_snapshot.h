@@ -28,6 +28,9 @@ int raft_snapshot_load(const char *dir, raft_snapshot *out);
  * the WAL keeps entries from there on so a fallback to it stays possible. */
 uint64_t raft_snapshot_oldest_index(const char *dir);
 
+/* Total size in bytes of the snapshot files kept in `dir` (0 if none or no dir). */
+uint64_t raft_snapshot_dir_bytes(const char *dir);
+
 /* Frees out->data (from raft_snapshot_load) and zeroes it. */
 void raft_snapshot_release(raft_snapshot *s);
 

@@ -73,6 +73,12 @@ poll 90 goal_met /data "$DEAD" || fail "goal not restored after a chunkserver di
 poll 30 goal_met /victim "$DEAD" || fail "victim goal not restored"
 check_data
 echo "[${SECONDS}s] repair done: $(cfs admin progress | head -1)"
+# The copies just confirmed show as a rate over the last minute.
+cfs admin progress --json | python3 -c '
+import json, sys
+p = json.load(sys.stdin)
+sys.exit(0 if p["repair_done"] > 0 and p["repair_per_min"] > 0 else 1)' ||
+    fail "no repair rate after repairs: $(cfs admin progress --json)"
 
 # ---- 2. a fifth, empty chunkserver: the rebalancer fills it
 N_CHUNK=5

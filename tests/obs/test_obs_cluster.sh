@@ -116,6 +116,11 @@ read -r w1 r1 s1 <<<"$(chunk_sums)"
 [ $((w1 - w0)) -ge $((2 * 3 * 1024 * 1024)) ] || fail "written bytes moved $((w1 - w0)) < 6 MiB"
 [ $((r1 - r0)) -ge $((3 * 1024 * 1024)) ] || fail "read bytes moved $((r1 - r0)) < 3 MiB"
 [ "$s1" -gt "$s0" ] || fail "fsync histogram did not move"
+# Per-disk figures: one series per data dir on every chunkserver, with a capacity.
+mapfile -t v < <(q "$CHUNKS" "#cfs_chunk_disk_capacity_bytes" "#cfs_chunk_disk_used_bytes" \
+    "max:cfs_chunk_disk_capacity_bytes")
+[ "${v[0]}" = 3 ] && [ "${v[1]}" = 3 ] && [ "${v[2]}" -gt 0 ] || fail "per-disk gauges: ${v[*]}"
+[ "$(q "$METAS" "#cfs_raft_snapshot_bytes")" = 3 ] || fail "no snapshot size gauge"
 find_leader
 poll "$LURL/metrics" "cfs_meta_chunks{state=healthy}" 3
 [ "$(q "$LURL/metrics" cfs_meta_repair_queued)" != none ] || fail "no repair gauges"
