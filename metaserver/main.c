@@ -41,6 +41,8 @@ static const cfs_config_def run_defs[] = {
     {"snapshot-entries", CFS_CFG_INT, "0", "snapshot after this many entries (0: default)"},
     {"join", CFS_CFG_BOOL, "false", "start empty as a non-voter, to be added by the leader"},
     {"gc-grace-ms", CFS_CFG_INT, "60000", "orphan/stale replicas are deleted after this long"},
+    {"delete-grace-ms", CFS_CFG_INT, "10000",
+     "chunks of removed files are deleted from chunkservers after this long (0 = at once)"},
     {"repair-max-inflight", CFS_CFG_INT, "64", "replica copies in flight cluster-wide"},
     {"repair-max-per-server", CFS_CFG_INT, "4", "replica copies in flight to one chunkserver"},
     {"rebalance-spread", CFS_CFG_STRING, "0.1",
@@ -219,6 +221,7 @@ static int cmd_run(int argc, char **argv)
     int64_t tick = cfs_config_int(&c, "tick-ms"), elect = cfs_config_int(&c, "election-ticks");
     int64_t snap = cfs_config_int(&c, "snapshot-entries");
     int64_t grace = cfs_config_int(&c, "gc-grace-ms");
+    int64_t del_grace = cfs_config_int(&c, "delete-grace-ms");
     int64_t rep_max = cfs_config_int(&c, "repair-max-inflight");
     int64_t rep_srv = cfs_config_int(&c, "repair-max-per-server");
     int64_t reb_max = cfs_config_int(&c, "rebalance-max-inflight");
@@ -226,10 +229,11 @@ static int cmd_run(int argc, char **argv)
     const char *spread_s = cfs_config_str(&c, "rebalance-spread");
     double spread = spread_s ? strtod(spread_s, &spread_end) : -1;
     if (!spread_s || spread_end == spread_s || *spread_end || !(spread >= 0 && spread <= 1) ||
-        grace <= 0 || rep_max <= 0 || rep_max > 100000 || rep_srv <= 0 || rep_srv > 10000 ||
-        reb_max < 0 || reb_max > 10000) {
+        grace <= 0 || del_grace < 0 || rep_max <= 0 || rep_max > 100000 || rep_srv <= 0 ||
+        rep_srv > 10000 || reb_max < 0 || reb_max > 10000) {
         fprintf(stderr, "chunkfs-metaserver: --gc-grace-ms, --repair-max-inflight and "
-                        "--repair-max-per-server must be > 0, --rebalance-max-inflight >= 0, "
+                        "--repair-max-per-server must be > 0, --delete-grace-ms and "
+                        "--rebalance-max-inflight >= 0, "
                         "--rebalance-spread in [0, 1]\n");
         goto out;
     }
@@ -262,6 +266,7 @@ static int cmd_run(int argc, char **argv)
                               .election_ticks = (int)elect,
                               .snapshot_entries = (uint64_t)snap,
                               .gc_grace_ms = grace,
+                              .delete_grace_ms = del_grace,
                               .repair_max_inflight = (uint32_t)rep_max,
                               .repair_max_per_server = (uint32_t)rep_srv,
                               .rebalance_spread = spread,

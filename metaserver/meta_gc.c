@@ -51,6 +51,41 @@ static bool stopping(meta_server *ms)
 
 /* ---------------------------------------------------------------- deleted chunks */
 
+/* Deleted chunks wait delete_grace_ms from when this leader first saw them in the queue: an
+ * operator's window after a mistaken rm, and no replica is removed under a write that raced
+ * the delete. The queue is oldest first and only its head is ever dropped, so the entries
+ * old enough form a prefix; their first-seen times are kept in queue order and matched to
+ * the queue again each round. Returns how many leading entries are old enough. */
+static size_t deleted_aged_prefix(meta_server *ms, ms_role role, const meta_deleted_chunk *arr,
+                                  size_t n, int64_t now)
+{
+    if (ms->deleted_seen_term != role.term) ms->n_deleted_seen = 0;
+    ms->deleted_seen_term = role.term;
+    struct gc_seen *old = ms->deleted_seen;
+    size_t n_old = ms->n_deleted_seen, j = 0;
+    struct gc_seen *next = n ? malloc(n * sizeof(*next)) : NULL;
+    if (n && !next) return 0; /* out of memory: nothing is old enough this round */
+    if (n)                    /* skip the entries dropped from the head since the last round */
+        while (j < n_old && old[j].chunk_id != arr[0].chunk_id)
+            j++;
+    size_t aged = 0;
+    bool prefix = true;
+    for (size_t i = 0; i < n; i++) {
+        bool known = j < n_old && old[j].chunk_id == arr[i].chunk_id;
+        next[i] = (struct gc_seen){arr[i].chunk_id, known ? old[j].first_ms : now};
+        if (known)
+            j++;
+        else
+            j = n_old; /* everything after a new entry is new too */
+        prefix = prefix && now - next[i].first_ms >= ms->delete_grace_ms;
+        if (prefix) aged++;
+    }
+    free(old);
+    ms->deleted_seen = next;
+    ms->n_deleted_seen = n;
+    return aged;
+}
+
 static void schedule_deleted(meta_server *ms, ms_role role)
 {
     size_t handled = 0;
@@ -59,7 +94,8 @@ static void schedule_deleted(meta_server *ms, ms_role role)
     size_t n;
     meta_fsm_deleted(ms->fsm, &arr, &n);
     if (n > GC_MAX_DELETED) n = GC_MAX_DELETED;
-    if (n > 0 && ms_soft_enter(ms, role)) {
+    if (ms_soft_enter(ms, role)) {
+        n = deleted_aged_prefix(ms, role, arr, n, cfs_mono_ms());
         for (; handled < n; handled++) {
             reg_replica reps[MAX_REPS];
             size_t nr = registry_replicas(ms->reg, arr[handled].chunk_id, reps, MAX_REPS);
@@ -71,10 +107,8 @@ static void schedule_deleted(meta_server *ms, ms_role role)
                                                0) == -ENOMEM;
             if (failed) break;
         }
-        pthread_mutex_unlock(&ms->soft_lock);
-    } else if (n > 0) {
-        pthread_mutex_unlock(&ms->soft_lock);
     }
+    pthread_mutex_unlock(&ms->soft_lock);
     pthread_rwlock_unlock(&ms->fsm_lock);
     if (handled == 0) return;
     uint8_t *cmd;
@@ -94,6 +128,8 @@ typedef struct replica_scan {
     const meta_fsm *fsm;
     const uint64_t *open_inos; /* sorted inodes with a write lease */
     size_t n_open;
+    const uint64_t *deleted; /* sorted chunk ids in the delete queue (their own grace) */
+    size_t n_deleted;
     victim *v;
     size_t n, cap;
     bool oom;
@@ -114,6 +150,9 @@ static void judge_replica(void *arg, uint64_t chunk_id, const reg_replica *rep)
                 bsearch(&ref.ino, s->open_inos, s->n_open, sizeof(uint64_t), cmp_u64);
     meta_replica_verdict v = meta_replica_judge(known, known ? ref.version : 0, rep->version, open);
     if (v != META_REPLICA_ORPHAN && v != META_REPLICA_STALE) return;
+    if (v == META_REPLICA_ORPHAN && s->n_deleted > 0 &&
+        bsearch(&chunk_id, s->deleted, s->n_deleted, sizeof(uint64_t), cmp_u64))
+        return; /* a removed file's chunk: deleted by the queue after --delete-grace-ms */
     if (s->n == s->cap) {
         size_t cap = s->cap ? s->cap * 2 : 64;
         victim *nv = realloc(s->v, cap * sizeof(*nv));
@@ -187,11 +226,20 @@ static void delete_orphans_and_stale(meta_server *ms, ms_role role)
     }
     pthread_rwlock_rdlock(&ms->fsm_lock);
     (void)meta_fsm_lease_foreach(ms->fsm, collect_open, &open);
-    if (!open.oom) {
+    const meta_deleted_chunk *del;
+    size_t n_del;
+    meta_fsm_deleted(ms->fsm, &del, &n_del);
+    uint64_t *del_ids = n_del ? malloc(n_del * sizeof(uint64_t)) : NULL;
+    if (!open.oom && (n_del == 0 || del_ids)) {
         if (open.n > 1) qsort(open.v, open.n, sizeof(uint64_t), cmp_u64);
+        for (size_t i = 0; i < n_del; i++)
+            del_ids[i] = del[i].chunk_id;
+        if (n_del > 1) qsort(del_ids, n_del, sizeof(uint64_t), cmp_u64);
         s.fsm = ms->fsm;
         s.open_inos = open.v;
         s.n_open = open.n;
+        s.deleted = del_ids;
+        s.n_deleted = n_del;
         if (ms_soft_enter(ms, role)) {
             registry_foreach_replica(ms->reg, judge_replica, &s);
             struct gc_suspect *next = s.n ? calloc(s.n, sizeof(*next)) : NULL;
@@ -229,6 +277,7 @@ static void delete_orphans_and_stale(meta_server *ms, ms_role role)
     }
     pthread_rwlock_unlock(&ms->fsm_lock);
     free(open.v);
+    free(del_ids);
     free(s.v);
 }
 

@@ -205,6 +205,7 @@ int meta_server_create(const meta_server_config *cfg, meta_server **out, int *po
     ms->dead_timeout_ms = cfg->dead_timeout_ms > 0 ? cfg->dead_timeout_ms : 5000;
     ms->lease_ms = cfg->lease_ms ? cfg->lease_ms : META_FSM_DEFAULT_LEASE_MS;
     ms->gc_grace_ms = cfg->gc_grace_ms > 0 ? cfg->gc_grace_ms : 0;
+    ms->delete_grace_ms = cfg->delete_grace_ms > 0 ? cfg->delete_grace_ms : 0;
     ms->repair_max_inflight = cfg->repair_max_inflight ? cfg->repair_max_inflight : 64;
     ms->repair_max_per_server = cfg->repair_max_per_server ? cfg->repair_max_per_server : 4;
     ms->rebalance_spread = cfg->rebalance_spread;
@@ -316,6 +317,7 @@ void meta_server_destroy(meta_server *ms)
     registry_destroy(ms->reg);
     lock_table_destroy(ms->locks);
     free(ms->suspects);
+    free(ms->deleted_seen);
     pthread_rwlock_destroy(&ms->fsm_lock);
     pthread_mutex_destroy(&ms->soft_lock);
     pthread_mutex_destroy(&ms->gc_mu);

@@ -24,6 +24,7 @@ typedef struct meta_server_config {
     int election_ticks;        /* 0 = the node's default */
     uint64_t snapshot_entries; /* 0 = the node's default */
     int64_t gc_grace_ms;       /* orphan/stale replicas live this long before deletion; 0 = none */
+    int64_t delete_grace_ms;   /* removed files' chunks wait this long before deletion; 0 = none */
     uint32_t repair_max_inflight;    /* copies in flight cluster-wide; 0 = 64 */
     uint32_t repair_max_per_server;  /* copies in flight to one server; 0 = 4 */
     double rebalance_spread;         /* target: every used fraction within this of the mean;

@@ -68,10 +68,16 @@ struct meta_server {
 
     pthread_t gc_thread;
     uint64_t gc_rounds; /* maintenance rounds as leader (gc thread only) */
-    int64_t gc_grace_ms;
+    int64_t gc_grace_ms, delete_grace_ms;
     uint32_t repair_max_inflight, repair_max_per_server;
     double rebalance_spread;
     uint32_t rebalance_max_inflight;
+    struct gc_seen { /* deleted-queue head with first-seen times (gc only) */
+        uint64_t chunk_id;
+        int64_t first_ms;
+    } * deleted_seen;
+    size_t n_deleted_seen;
+    uint64_t deleted_seen_term;
     struct gc_suspect *suspects; /* orphan/stale replicas seen, with first-seen time (gc only) */
     size_t n_suspects;
     uint64_t suspects_term;

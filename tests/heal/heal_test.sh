@@ -14,7 +14,7 @@ source "$CHUNKFS_SRC/tests/lib/cluster.sh"
 cluster_setup
 
 export CFS_DEAD_MS=3000
-export CFS_META_ARGS="--gc-grace-ms 2000 --repair-max-per-server 8 --rebalance-max-inflight 8"
+export CFS_META_ARGS="--gc-grace-ms 2000 --delete-grace-ms 8000 --repair-max-per-server 8 --rebalance-max-inflight 8"
 start_cluster -m 1 -c 4 -s 1M -g 3 || exit 1
 wait_healthy 60 || exit 1
 
@@ -132,7 +132,14 @@ IDS=$(cfs fileinfo --json /victim | python3 -c '
 import json, sys
 print(" ".join("%016x" % c["id"] for c in json.load(sys.stdin)["chunks"]))')
 [ -n "$IDS" ] || fail "no chunk ids for /victim"
+rm_ms=$(date +%s%3N)
 cfs rm /victim || fail "rm victim"
+all_present() {
+    local id
+    for id in $IDS; do
+        find "$CLUSTER_DIR"/chunk[1235]/chunks -name "$id.chk*" 2>/dev/null | grep -q . || return 1
+    done
+}
 gone() {
     local id
     for id in $IDS; do
@@ -142,5 +149,15 @@ gone() {
     done
     return 0
 }
+# Inside the delete grace period (8 s) the replicas are still there; checked only while
+# surely inside it (a loaded machine may take seconds to get here).
+sleep 2
+if [ $(($(date +%s%3N) - rm_ms)) -lt 5000 ]; then
+    all_present || fail "chunks of a removed file were deleted inside the grace period"
+    echo "[${SECONDS}s] removed file's chunks still on disk inside the grace period"
+else
+    echo "[${SECONDS}s] (machine too slow to check the grace period from inside it)"
+fi
 poll 60 gone || fail "chunks of a removed file are still on disk"
+[ $(($(date +%s%3N) - rm_ms)) -ge 8000 ] || fail "chunks of a removed file deleted before the grace period"
 echo "[${SECONDS}s] PASS"
