@@ -127,15 +127,15 @@ meta_replica_verdict meta_replica_judge(bool known, uint64_t fsm_version, uint64
     return write_open ? META_REPLICA_KEEP : META_REPLICA_STALE;
 }
 
-bool meta_settle_chunk(const reg_replica *reps, size_t n, uint64_t fsm_version, uint64_t *version,
-                       uint64_t *length)
+bool meta_settle_chunk(const reg_replica *reps, size_t n, uint64_t fsm_version, uint64_t fsm_length,
+                       uint64_t *version, uint64_t *length)
 {
     uint64_t best = 0;
     for (size_t i = 0; i < n; i++)
         if (reps[i].version <= fsm_version && reps[i].version > best) best = reps[i].version;
     if (best == 0) return false;
-    uint64_t len = UINT64_MAX;
-    for (size_t i = 0; i < n; i++)
+    uint64_t len = fsm_length;
+    for (size_t i = 0; best < fsm_version && i < n; i++)
         if (reps[i].version == best && reps[i].length < len) len = reps[i].length;
     *version = best;
     *length = len;

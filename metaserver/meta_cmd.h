@@ -51,11 +51,14 @@ meta_replica_verdict meta_replica_judge(bool known, uint64_t fsm_version, uint64
                                         bool write_open);
 
 /* Lease recovery for one chunk (like HDFS block recovery): among the live replicas, the
- * highest version not above fsm_version wins, and its length is the smallest length of the
- * replicas at that version (the bytes every one of them holds). Returns true and fills
- * version/length when some replica qualifies, false when there is none. */
-bool meta_settle_chunk(const reg_replica *reps, size_t n, uint64_t fsm_version, uint64_t *version,
-                       uint64_t *length);
+ * highest version not above fsm_version wins. At fsm_version itself the committed length
+ * fsm_length stands: a commit names only bytes every replica at that version acknowledged,
+ * and reported replica lengths lag the writes (they are not a reason to drop acknowledged
+ * data). Rolled back to an older version, the length is the smallest of fsm_length and the
+ * lengths of the replicas at that version (the bytes every one of them holds). Returns true
+ * and fills version/length when some replica qualifies, false when there is none. */
+bool meta_settle_chunk(const reg_replica *reps, size_t n, uint64_t fsm_version, uint64_t fsm_length,
+                       uint64_t *version, uint64_t *length);
 
 /* Health of one chunk from its count of live replicas at the current version. */
 typedef enum meta_chunk_health {

@@ -518,7 +518,7 @@ static int settle_file(meta_server *ms, uint64_t ino, meta_settle **out)
         size_t nr = registry_replicas(ms->reg, c->chunk_id, reps, MAX_REPS);
         if (nr > MAX_REPS) nr = MAX_REPS;
         uint64_t version, length;
-        if (!meta_settle_chunk(reps, nr, c->version, &version, &length)) continue;
+        if (!meta_settle_chunk(reps, nr, c->version, c->length, &version, &length)) continue;
         /* Apply only ever lowers a committed length: nothing to do if it would not change. */
         if (version == c->version && length >= c->length) continue;
         v[n++] = (meta_settle){c->index, c->chunk_id, version, length};

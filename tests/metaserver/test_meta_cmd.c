@@ -106,18 +106,27 @@ START_TEST(settle_highest_version_min_length)
 {
     reg_replica r[4] = {{1, 5, 1000}, {2, 5, 800}, {3, 4, 2000}, {4, 6, 9999}};
     uint64_t v, l;
-    /* version 6 is above the fsm's version: ignored */
-    ck_assert(meta_settle_chunk(r, 4, 5, &v, &l));
+    /* version 6 is above the fsm's version: ignored; at the fsm's version the committed
+     * length stands, even where a replica reported less (reports lag the writes) */
+    ck_assert(meta_settle_chunk(r, 4, 5, 1500, &v, &l));
     ck_assert_uint_eq(v, 5);
-    ck_assert_uint_eq(l, 800);
-    ck_assert(meta_settle_chunk(r, 4, 6, &v, &l));
+    ck_assert_uint_eq(l, 1500);
+    ck_assert(meta_settle_chunk(r, 4, 6, 7000, &v, &l));
     ck_assert_uint_eq(v, 6);
-    ck_assert_uint_eq(l, 9999);
-    ck_assert(meta_settle_chunk(r + 2, 1, 5, &v, &l));
+    ck_assert_uint_eq(l, 7000);
+    /* rolled back (the bump to 5 reached no live replica): what every version-4 replica
+     * holds, never more than was committed */
+    ck_assert(meta_settle_chunk(r + 2, 1, 5, 3000, &v, &l));
     ck_assert_uint_eq(v, 4);
     ck_assert_uint_eq(l, 2000);
-    ck_assert(!meta_settle_chunk(r, 0, 5, &v, &l));
-    ck_assert(!meta_settle_chunk(r + 3, 1, 5, &v, &l));
+    ck_assert(meta_settle_chunk(r + 2, 1, 5, 1500, &v, &l));
+    ck_assert_uint_eq(v, 4);
+    ck_assert_uint_eq(l, 1500);
+    ck_assert(meta_settle_chunk(r, 3, 6, 4000, &v, &l));
+    ck_assert_uint_eq(v, 5);
+    ck_assert_uint_eq(l, 800);
+    ck_assert(!meta_settle_chunk(r, 0, 5, 100, &v, &l));
+    ck_assert(!meta_settle_chunk(r + 3, 1, 5, 100, &v, &l));
 }
 END_TEST
 
