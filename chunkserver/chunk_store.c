@@ -681,6 +681,22 @@ static int read_verified(struct chunk_entry *e, int fd, uint64_t off, size_t n, 
     return rc;
 }
 
+/* The current header slot on disk must be the one this entry last wrote: a flipped byte
+ * there goes unnoticed by reads (they use the index) but would make the next start fall back
+ * to the older slot, i.e. an older version or length. */
+static int check_header(const struct chunk_entry *e, int fd)
+{
+    struct chunk_hdr h;
+    int rc = chunk_file_read_hdr(fd, &h);
+    if (rc == -EBADMSG) return -CFS_ECORRUPT;
+    if (rc < 0) return rc;
+    if (h.seq != e->hdr_seq || h.chunk_id != e->id || h.version != e->version ||
+        h.length != e->hdr_length || h.flags != 0)
+        return -CFS_ECORRUPT;
+    return 0;
+}
+
+/* Reads (buf != NULL) or verifies (buf == NULL; from offset 0 the header too) a range. */
 static ssize_t read_common(chunk_store *cs, uint64_t chunk_id, uint64_t version, uint64_t off,
                            void *buf, size_t len)
 {
@@ -704,12 +720,18 @@ static ssize_t read_common(chunk_store *cs, uint64_t chunk_id, uint64_t version,
         put(cs, e);
         return fd;
     }
-    int rc = read_verified(e, fd, off, n, buf);
+    int rc = buf == NULL && off == 0 ? check_header(e, fd) : 0;
+    bool bad_hdr = rc == -CFS_ECORRUPT;
+    if (rc == 0) rc = read_verified(e, fd, off, n, buf);
     close(fd);
     uint64_t ver = e->version, elen = e->length;
     if (rc == -CFS_ECORRUPT) {
-        LOG_ERROR("chunk %016" PRIx64 " v%" PRIu64 ": CRC mismatch in [%" PRIu64 ", +%zu)",
-                  chunk_id, ver, off, n);
+        if (bad_hdr)
+            LOG_ERROR("chunk %016" PRIx64 " v%" PRIu64 ": current header slot damaged", chunk_id,
+                      ver);
+        else
+            LOG_ERROR("chunk %016" PRIx64 " v%" PRIu64 ": CRC mismatch in [%" PRIu64 ", +%zu)",
+                      chunk_id, ver, off, n);
         quarantine_locked(cs, e, "crc");
     }
     put(cs, e);

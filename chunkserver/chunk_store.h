@@ -88,8 +88,10 @@ int chunk_store_truncate(chunk_store *cs, uint64_t chunk_id, uint64_t version, u
 ssize_t chunk_store_read(chunk_store *cs, uint64_t chunk_id, uint64_t version, uint64_t off,
                          void *buf, size_t len);
 
-/* Checks the CRCs of blocks overlapping [off, off + len) without copying data out (scrubber).
- * Returns the bytes checked (0 at the end) or an error as chunk_store_read. */
+/* Checks the CRCs of blocks overlapping [off, off + len) without copying data out (scrubber);
+ * from off 0 also that the current header slot on disk is intact and the one last written.
+ * Returns the bytes checked (0 at the end) or an error as chunk_store_read; on -CFS_ECORRUPT
+ * the replica is quarantined and reported like a bad read. */
 ssize_t chunk_store_verify(chunk_store *cs, uint64_t chunk_id, uint64_t off, size_t len);
 
 /* Switches the replica from old_version to new_version atomically and durably. */
