@@ -111,6 +111,7 @@ int cfs_connect(const char *meta_addrs, const cfs_options *opts, cfs_fs **out)
     }
     fs->client_id = random_client_id();
     atomic_init(&fs->next_request_id, 1);
+    atomic_init(&fs->next_pick, fs->client_id);
     /* Spread first contacts of many clients over the group. */
     fs->next_addr = (size_t)(fs->client_id % fs->naddrs);
     rpc_global_init();

@@ -25,6 +25,7 @@ struct cfs_fs {
     size_t naddrs;
     uint64_t client_id;
     atomic_uint_fast64_t next_request_id;
+    atomic_uint_fast64_t next_pick; /* read_path: which replica a chunk read tries first */
 
     pthread_mutex_t leader_mu;
     char *leader;     /* cached leader address (malloc'd), NULL when unknown */

@@ -25,6 +25,17 @@ static void report_bad(cfs_file *f, uint64_t chunk_id, uint64_t server_id, int w
                  (unsigned long long)server_id, cfs_strerror(rc));
 }
 
+/* Index of the replica to try first: spread over the replicas, and different in every
+ * client process (rand() unseeded made every new process start at the same one). */
+static size_t first_replica(cfs_fs *fs, size_t n)
+{
+    uint64_t x = atomic_fetch_add(&fs->next_pick, 0x9e3779b97f4a7c15ULL);
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+    x ^= x >> 31;
+    return n ? (size_t)(x % n) : 0;
+}
+
 /* Reads exactly [off, off+len) of a chunk replica into buf. */
 static int read_replica(cfs_file *f, const char *addr, const chunk_loc *c, uint64_t off,
                         uint64_t len, uint8_t *buf)
@@ -105,7 +116,7 @@ static int read_chunk_range(cfs_file *f, uint32_t index, uint64_t coff, uint64_t
             return 0;
         }
         rc = -EIO;
-        size_t start = c->nreplicas ? (size_t)rand() % c->nreplicas : 0;
+        size_t start = first_replica(f->fs, c->nreplicas);
         for (size_t k = 0; k < c->nreplicas; k++) {
             const chunk_replica *r = &c->replicas[(start + k) % c->nreplicas];
             rc = read_replica(f, r->address, c, coff, data, buf);

@@ -361,7 +361,8 @@ static int send_chunk(cfs_file *f, wchunk *wc, pending_commit *pc)
         LOG_WARN("inode %llu chunk %u: replica %s failed (%s); continuing without it",
                  (unsigned long long)f->ino, idx, loc->replicas[failed].address, cfs_strerror(rc));
         if (nexcl == MAX_EXCLUDED || loc->nreplicas <= 1) {
-            rc = -EIO;
+            /* Every replica refused: a full disk everywhere is the caller's ENOSPC. */
+            if (rc != -ENOSPC) rc = -EIO;
             break;
         }
         excl[nexcl++] = loc->replicas[failed].server_id;
