@@ -108,6 +108,31 @@ static void on_event(void *arg, enum chunk_event ev, uint64_t id, uint64_t ver, 
     pthread_mutex_unlock(&e->mu);
 }
 
+/* A fresh root with one data dir d0 (its quarantine dir in q), opened with `ev` listening. */
+static chunk_store *open_watched(char dir[DIRLEN], char q[PATH_MAX], struct events *ev)
+{
+    make_root();
+    sub_dir(dir, "d0");
+    snprintf(q, PATH_MAX, "%s/quarantine", dir);
+    chunk_store *cs = open_one(dir);
+    chunk_store_set_listener(cs, on_event, ev);
+    return cs;
+}
+
+/* XORs the byte at `at` of chunk `id`'s replica file with `mask`, behind the store's back. */
+static void flip_byte(chunk_store *cs, uint64_t id, uint64_t at, uint8_t mask)
+{
+    char path[PATH_MAX];
+    ck_assert_int_eq(chunk_store_path(cs, id, path, sizeof path), 0);
+    int fd = open(path, O_RDWR);
+    ck_assert_int_ge(fd, 0);
+    uint8_t b = 0;
+    ck_assert_int_eq(pread(fd, &b, 1, (off_t)at), 1);
+    b ^= mask;
+    ck_assert_int_eq(pwrite(fd, &b, 1, (off_t)at), 1);
+    close(fd);
+}
+
 static void check_equal(chunk_store *cs, uint64_t id, uint64_t ver, const uint8_t *model,
                         uint64_t len)
 {
@@ -221,13 +246,9 @@ END_TEST
  * and reports it. */
 START_TEST(test_crc_mismatch_detected_on_read)
 {
-    make_root();
     char dir[DIRLEN], q[PATH_MAX], path[PATH_MAX];
-    sub_dir(dir, "d0");
-    snprintf(q, sizeof q, "%s/quarantine", dir);
-    chunk_store *cs = open_one(dir);
     struct events ev = {.mu = PTHREAD_MUTEX_INITIALIZER};
-    chunk_store_set_listener(cs, on_event, &ev);
+    chunk_store *cs = open_watched(dir, q, &ev);
     size_t n = 300000;
     uint8_t *data = malloc(n), *back = malloc(n);
     fill(data, n, 7);
@@ -235,14 +256,7 @@ START_TEST(test_crc_mismatch_detected_on_read)
     ck_assert_int_eq(chunk_store_write(cs, 77, 1, 0, data, n), 0);
     ck_assert_int_eq(chunk_store_sync(cs, 77, 1), 0);
     ck_assert_int_eq(chunk_store_path(cs, 77, path, sizeof path), 0);
-    int fd = open(path, O_RDWR);
-    ck_assert_int_ge(fd, 0);
-    uint64_t at = CHUNK_DATA_OFF + 3 * CHUNK_BLOCK_SIZE + 100; /* block 3 */
-    uint8_t byte;
-    ck_assert_int_eq(pread(fd, &byte, 1, (off_t)at), 1);
-    byte ^= 0x40;
-    ck_assert_int_eq(pwrite(fd, &byte, 1, (off_t)at), 1);
-    close(fd);
+    flip_byte(cs, 77, CHUNK_DATA_OFF + 3 * CHUNK_BLOCK_SIZE + 100, 0x40); /* block 3 */
     /* blocks before the bad one still read */
     ck_assert_int_eq(chunk_store_read(cs, 77, 1, 0, back, 3 * CHUNK_BLOCK_SIZE),
                      3 * CHUNK_BLOCK_SIZE);
@@ -567,21 +581,12 @@ END_TEST
  * leaves the healthy one alone. */
 START_TEST(test_scrubber_finds_corruption)
 {
-    make_root();
-    char dir[DIRLEN], path[PATH_MAX];
-    sub_dir(dir, "d0");
-    chunk_store *cs = open_one(dir);
+    char dir[DIRLEN], q[PATH_MAX];
     struct events ev = {.mu = PTHREAD_MUTEX_INITIALIZER};
-    chunk_store_set_listener(cs, on_event, &ev);
+    chunk_store *cs = open_watched(dir, q, &ev);
     write_chunk(cs, 51, 1, 3u << 20, 51);
     write_chunk(cs, 52, 1, 1u << 20, 52);
-    ck_assert_int_eq(chunk_store_path(cs, 51, path, sizeof path), 0);
-    int fd = open(path, O_RDWR);
-    uint8_t b = 0;
-    ck_assert_int_eq(pread(fd, &b, 1, CHUNK_DATA_OFF + (2u << 20) + 99), 1);
-    b ^= 0x80;
-    ck_assert_int_eq(pwrite(fd, &b, 1, CHUNK_DATA_OFF + (2u << 20) + 99), 1);
-    close(fd);
+    flip_byte(cs, 51, CHUNK_DATA_OFF + (2u << 20) + 99, 0x80);
     struct scrubber_opts so = {.store = cs, .rate_mib_s = 64, .pass_interval_ms = 50};
     scrubber *sc = NULL;
     ck_assert_int_eq(scrubber_start(&so, &sc), 0);
@@ -608,13 +613,9 @@ END_TEST
  * catches it, quarantines the replica and reports it; the intact replica stays. */
 START_TEST(test_verify_finds_damaged_header)
 {
-    make_root();
     char dir[DIRLEN], q[PATH_MAX], path[PATH_MAX];
-    sub_dir(dir, "d0");
-    snprintf(q, sizeof q, "%s/quarantine", dir);
-    chunk_store *cs = open_one(dir);
     struct events ev = {.mu = PTHREAD_MUTEX_INITIALIZER};
-    chunk_store_set_listener(cs, on_event, &ev);
+    chunk_store *cs = open_watched(dir, q, &ev);
     write_chunk(cs, 61, 1, 200000, 61);
     ck_assert_int_eq(chunk_store_set_version(cs, 61, 1, 2), 0);
     write_chunk(cs, 62, 1, 100000, 62);
@@ -625,12 +626,8 @@ START_TEST(test_verify_finds_damaged_header)
     struct chunk_hdr h;
     ck_assert_int_eq(chunk_file_read_hdr(fd, &h), 0);
     ck_assert_uint_eq(h.version, 2);
-    off_t at = (off_t)((h.seq % 2) * CHUNK_SLOT_SIZE + 25); /* inside the version field */
-    uint8_t b = 0;
-    ck_assert_int_eq(pread(fd, &b, 1, at), 1);
-    b ^= 0x01;
-    ck_assert_int_eq(pwrite(fd, &b, 1, at), 1);
     close(fd);
+    flip_byte(cs, 61, (h.seq % 2) * CHUNK_SLOT_SIZE + 25, 0x01); /* inside the version field */
     /* Reads do not look at the header; the bytes are still right. */
     expect_chunk(cs, 61, 2, 200000, 61);
     ck_assert_int_eq(ev.corrupt, 0);
