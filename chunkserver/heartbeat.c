@@ -409,6 +409,7 @@ static void *hb_main(void *arg)
 {
     heartbeat *hb = arg;
     int backoff = 200;
+    int last_refusal = 0;
     while (!stopping(hb)) {
         bool reg;
         pthread_mutex_lock(&hb->mu);
@@ -418,6 +419,11 @@ static void *hb_main(void *arg)
             int rc = do_register(hb);
             if (rc == 0) rc = full_report(hb);
             if (rc < 0) {
+                /* A missing or wrong secret will not fix itself: one clear line, not one per
+                 * retry (a wrong cluster id is logged by do_register). */
+                if (rc == -CFS_EAUTH && last_refusal != rc)
+                    LOG_ERROR("registration refused by the metaservers: %s", cfs_strerror(rc));
+                last_refusal = rc;
                 LOG_DEBUG("registration: %s; retry in %d ms", cfs_strerror(rc), backoff);
                 if (wait_ms(hb, backoff)) break;
                 backoff = backoff * 2 > 5000 ? 5000 : backoff * 2;

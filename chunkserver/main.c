@@ -18,6 +18,7 @@
 #include "common/log.h"
 #include "common/log_signal.h"
 #include "common/rpc.h"
+#include "common/security_opts.h"
 
 static const cfs_config_def defs[] = {
     {"listen", CFS_CFG_STRING, NULL, "host:port to serve on (port 0: any free port)"},
@@ -37,6 +38,7 @@ static const cfs_config_def defs[] = {
     {"threads", CFS_CFG_INT, "64", "RPC handler threads (concurrent calls)"},
     {"log-level", CFS_CFG_STRING, "info", "debug|info|warn|error"},
     {"http-listen", CFS_CFG_STRING, "", "host:port for /metrics and /log-level (empty: off)"},
+    CFS_SECURITY_CONFIG_DEFS,
     {NULL, 0, NULL, NULL},
 };
 
@@ -139,6 +141,12 @@ int main(int argc, char **argv)
     }
 
     rpc_global_init();
+    if (cfs_security_apply_config(&cfg, true, err, sizeof err) < 0) {
+        fprintf(stderr, "chunkfs-chunkserver: %s\n", err);
+        free(meta_copy);
+        cfs_config_free(&cfg);
+        return 2;
+    }
     int status = 1;
     chunk_store *store = NULL;
     chunk_service *svc = NULL;

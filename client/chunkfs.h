@@ -79,6 +79,13 @@ typedef struct cfs_options {
     size_t write_behind_bytes; /* dirty bytes buffered per handle before sending;
                                   default 16 MiB (at least 1 MiB) */
     int write_streams;         /* chunk write streams in flight per handle; default 4 */
+    /* Security (common/security_opts.h), applied process-wide by cfs_connect; each NULL field
+     * is taken from the environment (CHUNKFS_SECRET_FILE, CHUNKFS_TLS_CA, CHUNKFS_TLS_CERT,
+     * CHUNKFS_TLS_KEY), unset means off. The strings are only read during cfs_connect. */
+    const char *secret_file; /* cluster secret file; default NULL */
+    const char *tls_ca;      /* CA to verify servers with: TLS on; default NULL */
+    const char *tls_cert;    /* client certificate for mutual TLS (with tls_key); default NULL */
+    const char *tls_key;
 } cfs_options;
 
 /* Sets the defaults above. */
@@ -86,7 +93,10 @@ void cfs_options_init(cfs_options *o);
 
 /* Connects to the metaserver group `meta_addrs` ("host:port,host:port,..."). opts may be NULL
  * (defaults). No RPC is made here: an unreachable cluster shows up on the first call.
- * Initialises the RPC layer (rpc_global_init) if needed. -EINVAL on a malformed address list. */
+ * Initialises the RPC layer (rpc_global_init) if needed and installs the security options.
+ * -EINVAL on a malformed address list; a secret or TLS file that cannot be used gives its
+ * error (-ENOENT, -EACCES, -EINVAL, ...) after logging why. A cluster that refuses the
+ * (missing or wrong) secret makes every later call fail with -CFS_EAUTH. */
 int cfs_connect(const char *meta_addrs, const cfs_options *opts, cfs_fs **out);
 /* Closes every handle still open (flushing it, errors are logged), stops background threads
  * and frees the connection. */

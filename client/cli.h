@@ -21,6 +21,8 @@ typedef struct cli_ctx {
     const char *cmd; /* command name, for messages */
     uint32_t umask;
     const struct cli_command *command;
+    /* Global security flags (NULL: from the environment, see cfs_options). */
+    const char *secret_file, *tls_ca, *tls_cert, *tls_key;
 } cli_ctx;
 
 typedef struct cli_command {

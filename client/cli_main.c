@@ -73,10 +73,14 @@ static const cli_command commands[] = {
 
 static void main_usage(FILE *out)
 {
-    fprintf(out, "usage: chunkfs [--meta ADDRS] COMMAND [ARGS]\n\n"
+    fprintf(out, "usage: chunkfs [--meta ADDRS] [--secret-file PATH] [--tls-ca PATH\n"
+                 "               [--tls-cert PATH --tls-key PATH]] COMMAND [ARGS]\n\n"
                  "The cluster is taken from --meta, else $CHUNKFS_META, else\n"
                  "~/.config/chunkfs/client.conf, else /etc/chunkfs/client.conf\n"
-                 "(a line `meta = host:port,host:port,...`).\n\nCommands:\n");
+                 "(a line `meta = host:port,host:port,...`).\n"
+                 "The cluster secret (mode 0600) from --secret-file, else $CHUNKFS_SECRET_FILE;\n"
+                 "TLS from --tls-ca (and a client certificate for mutual TLS), else\n"
+                 "$CHUNKFS_TLS_CA, $CHUNKFS_TLS_CERT, $CHUNKFS_TLS_KEY.\n\nCommands:\n");
     for (size_t i = 0; i < NCOMMANDS; i++)
         fprintf(out, "  %-9s %s\n", commands[i].name, commands[i].summary);
     fprintf(out, "\nRun 'chunkfs COMMAND --help' for a command's options.\n"
@@ -128,16 +132,32 @@ int main(int argc, char **argv)
     enum cfs_log_level l;
     if (lvl && cfs_log_parse_level(lvl, &l) == 0) cfs_log_set_level(l);
 
-    /* Global options come before the command. */
+    /* Global options come before the command: "--name VALUE" or "--name=VALUE". */
     const char *meta_flag = NULL;
+    const char *secret = NULL, *tls_ca = NULL, *tls_cert = NULL, *tls_key = NULL;
+    struct {
+        const char *name;
+        const char **dst;
+    } globals[] = {{"--meta", &meta_flag},
+                   {"--secret-file", &secret},
+                   {"--tls-ca", &tls_ca},
+                   {"--tls-cert", &tls_cert},
+                   {"--tls-key", &tls_key}};
     int i = 1;
     while (i < argc && argv[i][0] == '-') {
-        if (strcmp(argv[i], "--meta") == 0 && i + 1 < argc) {
-            meta_flag = argv[i + 1];
-            i += 2;
-        } else if (strncmp(argv[i], "--meta=", 7) == 0) {
-            meta_flag = argv[i] + 7;
-            i++;
+        int taken = 0;
+        for (size_t g = 0; g < sizeof globals / sizeof globals[0] && !taken; g++) {
+            size_t n = strlen(globals[g].name);
+            if (strcmp(argv[i], globals[g].name) == 0 && i + 1 < argc) {
+                *globals[g].dst = argv[i + 1];
+                taken = 2;
+            } else if (strncmp(argv[i], globals[g].name, n) == 0 && argv[i][n] == '=') {
+                *globals[g].dst = argv[i] + n + 1;
+                taken = 1;
+            }
+        }
+        if (taken) {
+            i += taken;
         } else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
             main_usage(stdout);
             return CLI_OK;
@@ -163,6 +183,10 @@ int main(int argc, char **argv)
     memset(&ctx, 0, sizeof(ctx));
     ctx.cmd = cmd->name;
     ctx.command = cmd;
+    ctx.secret_file = secret;
+    ctx.tls_ca = tls_ca;
+    ctx.tls_cert = tls_cert;
+    ctx.tls_key = tls_key;
     cfs_cred_self(&ctx.cred);
     mode_t um = umask(022);
     umask(um);

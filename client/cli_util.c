@@ -30,6 +30,10 @@ cfs_fs *cli_fs(cli_ctx *ctx)
     /* Bulk copies: keep several whole chunks in flight (the library default suits FUSE). */
     o.write_behind_bytes = 128u << 20;
     o.write_streams = 4;
+    o.secret_file = ctx->secret_file;
+    o.tls_ca = ctx->tls_ca;
+    o.tls_cert = ctx->tls_cert;
+    o.tls_key = ctx->tls_key;
     const char *t = getenv("CHUNKFS_TIMEOUT_MS");
     if (t && atoi(t) > 0) o.op_timeout_ms = o.retry_window_ms = atoi(t);
     int rc = cfs_connect(ctx->meta, &o, &ctx->fs);

@@ -9,6 +9,7 @@
 #include "common/errors.h"
 #include "common/log.h"
 #include "common/rpc.h"
+#include "common/security_opts.h"
 
 void cfs_options_init(cfs_options *o)
 {
@@ -18,6 +19,7 @@ void cfs_options_init(cfs_options *o)
     o->readahead_bytes = 8u << 20;
     o->write_behind_bytes = 16u << 20;
     o->write_streams = 4;
+    o->secret_file = o->tls_ca = o->tls_cert = o->tls_key = NULL;
 }
 
 static int parse_addrs(cfs_fs *fs, const char *list)
@@ -115,6 +117,18 @@ int cfs_connect(const char *meta_addrs, const cfs_options *opts, cfs_fs **out)
     /* Spread first contacts of many clients over the group. */
     fs->next_addr = (size_t)(fs->client_id % fs->naddrs);
     rpc_global_init();
+    cfs_security_opts so = {fs->opt.secret_file, fs->opt.tls_ca, fs->opt.tls_cert, fs->opt.tls_key,
+                            false};
+    cfs_security_from_env(&so);
+    char err[512];
+    rc = cfs_security_apply(&so, false, err, sizeof err);
+    /* The option strings belong to the caller and are not kept. */
+    fs->opt.secret_file = fs->opt.tls_ca = fs->opt.tls_cert = fs->opt.tls_key = NULL;
+    if (rc < 0) {
+        LOG_ERROR("%s", err);
+        free_fs(fs);
+        return rc;
+    }
     rc = write_pool_create(fs->opt.write_streams * 2, &fs->pool);
     if (rc < 0) {
         free_fs(fs);

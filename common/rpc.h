@@ -21,6 +21,30 @@
 void rpc_global_init(void);
 void rpc_global_shutdown(void);
 
+/* ------------------------------------------------------------------ security
+ * Two independent layers, both process-wide and off by default (plaintext, unauthenticated):
+ * - Authentication: once a cluster secret is installed (cfs_secret_install, common/secret.h),
+ *   every call this process makes carries a proof of it, and every call it serves must carry
+ *   a valid one (rpc_auth.h); a call without gets -CFS_EAUTH (gRPC UNAUTHENTICATED) before
+ *   any handler runs, and the server logs it (at most one line per 10 s).
+ * - TLS (rpc_set_tls): servers present `cert_file` and clients verify them against `ca_file`
+ *   (the name or IP in the address must be in the certificate's SANs). A process with a
+ *   certificate also presents it as a client (servers are clients of each other); with
+ *   `require_client_cert`, servers refuse peers without a certificate signed by the CA.
+ *   A TLS handshake failure looks like an unreachable peer to the caller (-ENOTCONN).
+ * Set both at startup, before the first call or server. */
+typedef struct rpc_tls_config {
+    const char *ca_file;     /* PEM CA certificate(s); required */
+    const char *cert_file;   /* PEM certificate chain; required for servers, optional otherwise */
+    const char *key_file;    /* PEM private key (unencrypted) of cert_file */
+    int require_client_cert; /* servers: mutual TLS */
+} rpc_tls_config;
+
+/* Loads and checks the files (the key must match the certificate) and switches TLS on for
+ * channels and servers created afterwards; NULL switches it off. 0, or -EINVAL / -errno with
+ * a message naming the file in err[0..errlen). */
+int rpc_set_tls(const rpc_tls_config *cfg, char *err, size_t errlen);
+
 /* ------------------------------------------------------------------ server */
 
 typedef struct rpc_server rpc_server;

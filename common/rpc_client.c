@@ -3,6 +3,7 @@
  * streams (one sender and one receiver thread may run at once). */
 #include "common/rpc.h"
 
+#include "common/errors.h"
 #include "common/log.h"
 #include "common/rpc_internal.h"
 #include "common/time_util.h"
@@ -20,6 +21,7 @@
 
 struct chan_entry {
     char *addr;
+    unsigned sec_gen; /* rpc_security_generation() when made: TLS settings are part of the key */
     grpc_channel *ch;
 };
 
@@ -27,12 +29,13 @@ static pthread_mutex_t g_chan_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct chan_entry *g_chans;
 static size_t g_nchans, g_chan_cap;
 
-/* The one place client credentials are made (TLS would be added here). */
+/* The one place client channels are made: credentials (TLS or not) from rpc_security.c. */
 static grpc_channel *channel_create(const char *addr)
 {
     grpc_arg args[RPC_MAX_ARGS];
     grpc_channel_args ca = {rpc_fill_args(args, 0), args};
-    grpc_channel_credentials *creds = grpc_insecure_credentials_create();
+    grpc_channel_credentials *creds = rpc_security_channel_creds();
+    if (!creds) return NULL;
     grpc_channel *ch = grpc_channel_create(addr, creds, &ca);
     grpc_channel_credentials_release(creds);
     return ch;
@@ -41,9 +44,10 @@ static grpc_channel *channel_create(const char *addr)
 static grpc_channel *channel_get(const char *addr)
 {
     grpc_channel *ch = NULL;
+    unsigned gen = rpc_security_generation();
     pthread_mutex_lock(&g_chan_mu);
     for (size_t i = 0; i < g_nchans; i++) {
-        if (strcmp(g_chans[i].addr, addr) == 0) {
+        if (g_chans[i].sec_gen == gen && strcmp(g_chans[i].addr, addr) == 0) {
             ch = g_chans[i].ch;
             break;
         }
@@ -63,7 +67,7 @@ static grpc_channel *channel_get(const char *addr)
             free(copy);
             goto out;
         }
-        g_chans[g_nchans++] = (struct chan_entry){copy, ch};
+        g_chans[g_nchans++] = (struct chan_entry){copy, gen, ch};
     }
 out:
     pthread_mutex_unlock(&g_chan_mu);
@@ -188,9 +192,15 @@ static int unary_bb(const char *addr, const char *method, grpc_byte_buffer *bb, 
     grpc_status_code status = GRPC_STATUS_UNKNOWN;
     grpc_slice details = grpc_empty_slice();
     const char *error_string = NULL;
+    grpc_metadata auth;
+    int has_auth = rpc_auth_md_make(method, &auth);
     grpc_op ops[6];
     memset(ops, 0, sizeof ops);
     ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+    if (has_auth > 0) {
+        ops[0].data.send_initial_metadata.count = 1;
+        ops[0].data.send_initial_metadata.metadata = &auth;
+    }
     ops[1].op = GRPC_OP_SEND_MESSAGE;
     ops[1].data.send_message.send_message = bb;
     ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
@@ -205,8 +215,13 @@ static int unary_bb(const char *addr, const char *method, grpc_byte_buffer *bb, 
     ops[5].data.recv_status_on_client.error_string = &error_string;
     int tag;
     int rc;
-    grpc_call_error e = grpc_call_start_batch(call, ops, 6, &tag, NULL);
-    if (e != GRPC_CALL_OK) {
+    grpc_call_error e =
+        has_auth < 0 ? GRPC_CALL_ERROR : grpc_call_start_batch(call, ops, 6, &tag, NULL);
+    if (has_auth < 0) {
+        LOG_ERROR("rpc: %s to %s: cannot make the authentication proof: %s", method, addr,
+                  cfs_strerror(has_auth));
+        rc = has_auth;
+    } else if (e != GRPC_CALL_OK) {
         LOG_ERROR("rpc: %s to %s: batch refused (grpc error %d)", method, addr, (int)e);
         rc = -EPROTO;
     } else {
@@ -224,6 +239,7 @@ static int unary_bb(const char *addr, const char *method, grpc_byte_buffer *bb, 
     }
     grpc_call_unref(call);
     cq_put(cq);
+    if (has_auth > 0) grpc_slice_unref(auth.value);
     grpc_slice_unref(mslice);
     grpc_metadata_array_destroy(&init_md);
     grpc_metadata_array_destroy(&trail_md);
@@ -404,15 +420,29 @@ int rpc_stream_open(const char *addr, const char *method, int timeout_ms, rpc_st
         rpc_stream_free(st);
         return -EPROTO;
     }
+    grpc_metadata auth;
+    int has_auth = rpc_auth_md_make(method, &auth);
+    if (has_auth < 0) {
+        LOG_ERROR("rpc: stream %s to %s: cannot make the authentication proof: %s", method, addr,
+                  cfs_strerror(has_auth));
+        rpc_stream_free(st);
+        return has_auth;
+    }
     memset(&op, 0, sizeof op);
     op.op = GRPC_OP_SEND_INITIAL_METADATA;
+    if (has_auth) {
+        op.data.send_initial_metadata.count = 1;
+        op.data.send_initial_metadata.metadata = &auth;
+    }
     e = grpc_call_start_batch(st->call, &op, 1, &st->send_tag, NULL);
     if (e != GRPC_CALL_OK) {
+        if (has_auth) grpc_slice_unref(auth.value);
         LOG_ERROR("rpc: stream %s to %s: open refused (grpc error %d)", method, addr, (int)e);
         rpc_stream_free(st);
         return -EPROTO;
     }
     grpc_event ev = pluck(st->cq, &st->send_tag);
+    if (has_auth) grpc_slice_unref(auth.value);
     if (!ev.success) {
         rc = stream_broken(st);
         rpc_stream_free(st);

@@ -375,7 +375,8 @@ static void run_unary(rpc_call *c, int stopping)
     } else {
         uint8_t *req = NULL;
         size_t req_len = 0;
-        rc = c->payload ? rpc_bb_to_buf(c->payload, &req, &req_len) : 0;
+        rc = rpc_auth_server_check(c->m->name, &c->req_md, c->peer);
+        if (rc == 0) rc = c->payload ? rpc_bb_to_buf(c->payload, &req, &req_len) : 0;
         if (rc == 0) {
             rc = c->m->ufn(c->m->arg, c->peer ? c->peer : "", req ? req : k_empty, req_len, &resp,
                            &resp_len);
@@ -413,7 +414,8 @@ static void run_unary(rpc_call *c, int stopping)
 
 static void run_stream(rpc_call *c, int stopping)
 {
-    int rc = stopping ? -ESHUTDOWN : check_handler_rc(c, c->m->sfn(c->m->arg, c));
+    int rc = stopping ? -ESHUTDOWN : rpc_auth_server_check(c->m->name, &c->req_md, c->peer);
+    if (rc == 0) rc = check_handler_rc(c, c->m->sfn(c->m->arg, c));
     grpc_op ops[2];
     int n = 0;
     memset(ops, 0, sizeof ops);
@@ -602,7 +604,9 @@ int rpc_server_add_stream(rpc_server *s, const char *method, rpc_stream_fn fn, v
 int rpc_server_start(rpc_server *s, const char *addr)
 {
     if (!s || !addr || s->started) return -EINVAL;
-    grpc_server_credentials *creds = grpc_insecure_server_credentials_create();
+    grpc_server_credentials *creds = NULL;
+    int rc = rpc_security_server_creds(&creds);
+    if (rc < 0) return rc;
     int port = grpc_server_add_http2_port(s->gs, addr, creds);
     grpc_server_credentials_release(creds);
     if (port <= 0) {

@@ -107,8 +107,9 @@ grpc_status_code rpc_status_from_errno(int err)
     case EACCES:
     case EPERM:
     case CFS_ETOKEN:
-    case CFS_EAUTH:
         return GRPC_STATUS_PERMISSION_DENIED;
+    case CFS_EAUTH:
+        return GRPC_STATUS_UNAUTHENTICATED;
     case ENOSPC:
     case EDQUOT:
     case EMSGSIZE:
@@ -184,6 +185,8 @@ int rpc_errno_from_status(grpc_status_code status, const grpc_metadata_array *tr
         return -ENOSYS;
     case GRPC_STATUS_CANCELLED:
         return -ECANCELED;
+    case GRPC_STATUS_UNAUTHENTICATED:
+        return -CFS_EAUTH;
     default:
         return -EPROTO;
     }

@@ -195,6 +195,10 @@ int main(int argc, char **argv)
     if (co.retry_window_ms > co.op_timeout_ms) co.retry_window_ms = co.op_timeout_ms;
     co.readahead_bytes = m.opts.client_readahead;
     co.write_behind_bytes = m.opts.write_behind;
+    co.secret_file = m.opts.secret_file;
+    co.tls_ca = m.opts.tls_ca;
+    co.tls_cert = m.opts.tls_cert;
+    co.tls_key = m.opts.tls_key;
     int rc = cfs_connect(m.opts.meta_addrs, &co, &m.fs);
     if (rc < 0) {
         fprintf(stderr, "chunkfs-mount: %s: %s\n", m.opts.meta_addrs, cfs_strerror(rc));

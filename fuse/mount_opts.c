@@ -25,6 +25,10 @@ static const struct fuse_opt chunkfs_opts[] = {
     OPT("log_file=%s", log_file),
     OPT("log_level=%s", log_level),
     OPT("http_listen=%s", http_listen),
+    OPT("secret_file=%s", secret_file),
+    OPT("tls_ca=%s", tls_ca),
+    OPT("tls_cert=%s", tls_cert),
+    OPT("tls_key=%s", tls_key),
     FUSE_OPT_KEY("timeout=", KEY_TIMEOUT_BOTH),
     FUSE_OPT_END,
 };
@@ -78,6 +82,10 @@ void mount_opts_free(mount_opts *o)
     free(o->log_file);
     free(o->log_level);
     free(o->http_listen);
+    free(o->secret_file);
+    free(o->tls_ca);
+    free(o->tls_cert);
+    free(o->tls_key);
     memset(o, 0, sizeof *o);
 }
 
@@ -101,5 +109,9 @@ void mount_opts_help(void)
            "    -o log_level=L         debug|info|warn|error (info)\n"
            "    -o http_listen=H:P     serve GET /metrics (Prometheus) and /log-level on H:P\n"
            "                           (port 0: any free port, logged as \"http serving on\n"
-           "                           port N\"; default: off)\n");
+           "                           port N\"; default: off)\n"
+           "    -o secret_file=PATH    cluster secret, mode 0600 ($CHUNKFS_SECRET_FILE)\n"
+           "    -o tls_ca=PATH         TLS: CA certificate to verify servers ($CHUNKFS_TLS_CA)\n"
+           "    -o tls_cert=PATH,tls_key=PATH  client certificate for mutual TLS\n"
+           "                           ($CHUNKFS_TLS_CERT, $CHUNKFS_TLS_KEY)\n");
 }

@@ -20,6 +20,10 @@ typedef struct mount_opts {
     char *log_file;          /* log destination in the background; default none (discarded) */
     char *log_level;         /* debug|info|warn|error; default info */
     char *http_listen;       /* host:port serving /metrics and /log-level; default none */
+    char *secret_file;       /* cluster secret; default $CHUNKFS_SECRET_FILE, else none */
+    char *tls_ca;            /* TLS: CA to verify servers; default $CHUNKFS_TLS_CA */
+    char *tls_cert;          /* TLS client certificate (mutual TLS); default $CHUNKFS_TLS_CERT */
+    char *tls_key;           /* its key; default $CHUNKFS_TLS_KEY */
 } mount_opts;
 
 /* Fills defaults, then takes chunkfs options and META_ADDRS out of args; the mount point and

@@ -12,6 +12,7 @@
 #include "common/log.h"
 #include "common/log_signal.h"
 #include "common/rpc.h"
+#include "common/security_opts.h"
 #include "metaserver/meta_format.h"
 #include "metaserver/meta_metrics.h"
 #include "metaserver/meta_server.h"
@@ -50,6 +51,7 @@ static const cfs_config_def run_defs[] = {
     {"rebalance-max-inflight", CFS_CFG_INT, "4", "rebalancing copies in flight cluster-wide"},
     {"log-level", CFS_CFG_STRING, "info", "debug, info, warn or error"},
     {"http-listen", CFS_CFG_STRING, "", "host:port for /metrics, / and /status.json (empty: off)"},
+    CFS_SECURITY_CONFIG_DEFS,
     {NULL, 0, NULL, NULL}};
 
 static int set_log_level(const cfs_config *c)
@@ -181,7 +183,7 @@ static int write_port_file(const char *path, int port)
 static int cmd_run(int argc, char **argv)
 {
     cfs_config c;
-    char err[256];
+    char err[512];
     if (cfs_config_parse(run_defs, argc, argv, &c, err, sizeof(err)) != 0) {
         fprintf(stderr, "chunkfs-metaserver: %s\n", err);
         return 2;
@@ -253,6 +255,10 @@ static int cmd_run(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
     rpc_global_init();
+    if (cfs_security_apply_config(&c, true, err, sizeof err) < 0) {
+        fprintf(stderr, "chunkfs-metaserver: %s\n", err);
+        goto out;
+    }
 
     meta_server_config cfg = {.id = (uint64_t)id,
                               .peers = peers,

@@ -14,6 +14,8 @@
 # (default 19400: metaservers use BASE..BASE+2, chunkservers BASE+10..BASE+12),
 # CHUNKFS_VAR (default ./var), CHUNK_SIZE (default 64M, used at format time), DEMO_MB.
 # Running `start` twice is harmless: running servers are left alone.
+# Security: `start` makes a cluster secret once ($CHUNKFS_VAR/secret, mode 0600) and gives it to
+# every server, the CLI and the mount (CHUNKFS_SECRET_FILE; `env` prints it too).
 set -u
 
 HERE=$(cd "$(dirname "$0")/.." && pwd)
@@ -31,6 +33,8 @@ for i in 1 2 3; do
     PEERS="$PEERS${PEERS:+,}$i=127.0.0.1:$((BASE + i - 1))"
 done
 export CHUNKFS_META=$META_ADDRS
+SECRET="$VAR/secret"
+export CHUNKFS_SECRET_FILE=$SECRET
 
 die() {
     echo "local-cluster: $*" >&2
@@ -56,7 +60,7 @@ start_meta() {
     local i=$1
     alive "meta$i" && return 0
     "$BIN/chunkfs-metaserver" --id "$i" --listen "127.0.0.1:$((BASE + i - 1))" --peers "$PEERS" \
-        --data-dir "$VAR/meta$i" >>"$VAR/log/meta$i.log" 2>&1 &
+        --data-dir "$VAR/meta$i" --secret-file "$SECRET" >>"$VAR/log/meta$i.log" 2>&1 &
     echo $! >"$VAR/run/meta$i.pid"
 }
 
@@ -65,7 +69,7 @@ start_chunk() {
     alive "chunk$i" && return 0
     "$BIN/chunkfs-chunkserver" --listen "127.0.0.1:$((BASE + 9 + i))" --meta "$META_ADDRS" \
         --data-dir "$VAR/chunk$i" --cluster-id "$(cat "$VAR/cluster_id")" --domain "host$i" \
-        >>"$VAR/log/chunk$i.log" 2>&1 &
+        --secret-file "$SECRET" >>"$VAR/log/chunk$i.log" 2>&1 &
     echo $! >"$VAR/run/chunk$i.pid"
 }
 
@@ -89,6 +93,10 @@ cmd_start() {
     mkdir -p "$VAR/log" "$VAR/run"
     if [ ! -f "$VAR/cluster_id" ]; then
         echo "local$(date +%s)" >"$VAR/cluster_id"
+    fi
+    if [ ! -f "$SECRET" ]; then
+        (umask 077 && od -An -tx1 -N32 /dev/urandom | tr -d ' \n' >"$SECRET") ||
+            die "cannot write $SECRET"
     fi
     local id i
     id=$(cat "$VAR/cluster_id")
@@ -145,7 +153,7 @@ cmd_status() {
 }
 
 cmd_env() {
-    echo "export CHUNKFS_META=$META_ADDRS"
+    echo "export CHUNKFS_META=$META_ADDRS CHUNKFS_SECRET_FILE=$SECRET"
 }
 
 cmd_demo() {

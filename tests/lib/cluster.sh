@@ -13,6 +13,11 @@
 #   EXTRA_PIDS+=("$pid")          # more processes (a mount, a background copy) for
 #                                 # stop_cluster to kill by PID (unmount yourself first)
 #
+# Security: by default start_cluster makes a cluster secret ($CLUSTER_DIR/secret, mode 0600),
+# passes it to every server (--secret-file) and exports CHUNKFS_SECRET_FILE for the CLI,
+# mounts and test programs, so every test runs authenticated. CFS_AUTH=0 before
+# start_cluster runs without one. CFS_SECURITY_ARGS (e.g. TLS flags) go to every server.
+#
 # Exported after start_cluster: CHUNKFS_META (comma-separated addresses), CLUSTER_DIR.
 # Arrays: META_ADDR[i], META_PID[i], CHUNK_ADDR[i], CHUNK_PID[i] (i from 1).
 # Logs: $CLUSTER_DIR/log/{meta,chunk}I.log (printed by cluster_dump_logs on failure).
@@ -25,6 +30,7 @@ CFS_CLI_BIN="$CHUNKFS_BIN/chunkfs"
 declare -a META_ADDR META_PID CHUNK_ADDR CHUNK_PID EXTRA_PIDS
 CLUSTER_DIR=""
 CLUSTER_ID=""
+CLUSTER_SECRET="" # secret file path, empty without authentication
 N_META=0
 N_CHUNK=0
 
@@ -91,6 +97,7 @@ _start_meta() {
     "$CFS_META_BIN" --id "$i" --listen "${META_ADDR[$i]}" --peers "$peers" \
         --data-dir "$CLUSTER_DIR/meta$i" --port-file "$CLUSTER_DIR/run/meta$i.port" \
         --dead-timeout-ms "${CFS_DEAD_MS:-10000}" --lease-ms "${CFS_LEASE_MS:-30000}" \
+        ${CLUSTER_SECRET:+--secret-file "$CLUSTER_SECRET"} ${CFS_SECURITY_ARGS:-} \
         ${CFS_META_ARGS:-} >>"$CLUSTER_DIR/log/meta$i.log" 2>&1 &
     META_PID[$i]=$!
 }
@@ -100,7 +107,8 @@ _start_chunk() {
     rm -f "$CLUSTER_DIR/run/chunk$i.port"
     "$CFS_CHUNK_BIN" --listen 127.0.0.1:0 --meta "$CHUNKFS_META" \
         --data-dir "$CLUSTER_DIR/chunk$i" --cluster-id "$CLUSTER_ID" --domain "d$i" \
-        --port-file "$CLUSTER_DIR/run/chunk$i.port" ${CFS_CHUNK_ARGS:-} \
+        --port-file "$CLUSTER_DIR/run/chunk$i.port" \
+        ${CLUSTER_SECRET:+--secret-file "$CLUSTER_SECRET"} ${CFS_SECURITY_ARGS:-} ${CFS_CHUNK_ARGS:-} \
         >>"$CLUSTER_DIR/log/chunk$i.log" 2>&1 &
     CHUNK_PID[$i]=$!
     if ! _wait_file "$CLUSTER_DIR/run/chunk$i.port" 30 "${CHUNK_PID[$i]}"; then
@@ -124,6 +132,7 @@ start_cluster() {
         esac
     done
     CLUSTER_ID="test$$"
+    cluster_make_secret || return 1
     local i attempt ok=0
     for i in $(seq 1 "$N_META"); do
         "$CFS_META_BIN" format --data-dir "$CLUSTER_DIR/meta$i" --cluster-id "$CLUSTER_ID" \
@@ -163,6 +172,20 @@ start_cluster() {
         _start_chunk "$i" || return 1
     done
     return 0
+}
+
+# Makes $CLUSTER_DIR/secret (0600, 32 random bytes as hex) unless CFS_AUTH=0, and exports
+# CHUNKFS_SECRET_FILE for clients.
+cluster_make_secret() {
+    if [ "${CFS_AUTH:-1}" = 0 ]; then
+        CLUSTER_SECRET=""
+        unset CHUNKFS_SECRET_FILE
+        return 0
+    fi
+    CLUSTER_SECRET="$CLUSTER_DIR/secret"
+    (umask 077 && od -An -tx1 -N32 /dev/urandom | tr -d ' \n' >"$CLUSTER_SECRET") ||
+        { echo "cannot make the cluster secret" >&2; return 1; }
+    export CHUNKFS_SECRET_FILE=$CLUSTER_SECRET
 }
 
 cfs() {

@@ -1,0 +1,78 @@
+#!/bin/bash
+# Cluster authentication (and, with TLS=1, TLS) against a real 1 metaserver + 2 chunkserver
+# cluster: put/get byte-equal; a client without the secret, or with a wrong one, is refused
+# with the exact message and exit status 1; a badly protected secret file is refused before
+# any call; chunkservers without the secret or of another cluster id never register.
+set -u
+source "$CHUNKFS_SRC/tests/lib/cluster.sh"
+cluster_setup
+fail() {
+    echo "FAIL: $*" >&2
+    exit 1
+}
+
+start_cluster -m 1 -c 2 -s 1M -g 2 || fail "cluster start"
+wait_healthy 60 || fail "cluster not healthy"
+[ -n "$CLUSTER_SECRET" ] || fail "cluster.sh made no secret"
+
+# An authenticated client: bytes equal.
+head -c 2500000 /dev/urandom >"$CLUSTER_DIR/in.bin"
+cfs put "$CLUSTER_DIR/in.bin" /in.bin || fail "put"
+cfs get /in.bin "$CLUSTER_DIR/out.bin" || fail "get"
+cmp "$CLUSTER_DIR/in.bin" "$CLUSTER_DIR/out.bin" || fail "bytes differ"
+
+# expect_refused LABEL WANT_MESSAGE CLI-ARGS...: exit status 1, the message on stderr, and
+# nothing created.
+expect_refused() {
+    local label=$1 want=$2 rc
+    shift 2
+    CHUNKFS_TIMEOUT_MS=10000 "$CFS_CLI_BIN" "$@" >"$CLUSTER_DIR/out.txt" 2>"$CLUSTER_DIR/err.txt"
+    rc=$?
+    [ $rc = 1 ] || fail "$label: exit status $rc, want 1 ($(cat "$CLUSTER_DIR/err.txt"))"
+    grep -qF -- "$want" "$CLUSTER_DIR/err.txt" ||
+        fail "$label: stderr lacks '$want': $(cat "$CLUSTER_DIR/err.txt")"
+}
+AUTH_MSG="chunkfs: put: /refused.bin: Authentication failed: no or wrong cluster secret"
+
+# No secret at all.
+(unset CHUNKFS_SECRET_FILE && expect_refused "no secret" "$AUTH_MSG" put "$CLUSTER_DIR/in.bin" /refused.bin) ||
+    exit 1
+# A wrong secret (well protected, right length).
+(umask 077 && echo "not-the-cluster-secret-at-all" >"$CLUSTER_DIR/wrong")
+expect_refused "wrong secret" "$AUTH_MSG" --secret-file "$CLUSTER_DIR/wrong" put "$CLUSTER_DIR/in.bin" /refused.bin
+(CHUNKFS_SECRET_FILE="$CLUSTER_DIR/wrong" && export CHUNKFS_SECRET_FILE &&
+    expect_refused "wrong secret (env)" "$AUTH_MSG" put "$CLUSTER_DIR/in.bin" /refused.bin) || exit 1
+# A secret file readable by others is refused before any call.
+cp "$CLUSTER_SECRET" "$CLUSTER_DIR/open" && chmod 644 "$CLUSTER_DIR/open"
+expect_refused "open secret" "permissions 0644 are too open" --secret-file "$CLUSTER_DIR/open" ls /
+expect_refused "missing secret" "does not exist" --secret-file "$CLUSTER_DIR/nope" ls /
+# The refusals were logged by the metaserver, and nothing was created.
+grep -q "authentication failed: /chunkfs.MetaService/Call from" "$CLUSTER_DIR/log/meta1.log" ||
+    fail "no refusal line in the metaserver log"
+cfs stat /refused.bin >/dev/null 2>&1 && fail "a refused client created a file"
+
+# Chunkservers: one without the secret, one of another cluster. Neither registers.
+start_rogue() { # NAME ARGS...
+    local name=$1
+    shift
+    "$CFS_CHUNK_BIN" --listen 127.0.0.1:0 --meta "$CHUNKFS_META" --data-dir "$CLUSTER_DIR/$name" \
+        --domain "$name" --heartbeat-ms 200 "$@" ${CFS_SECURITY_ARGS:-} \
+        >>"$CLUSTER_DIR/log/$name.log" 2>&1 &
+    EXTRA_PIDS+=("$!")
+}
+start_rogue nosecret --cluster-id "$CLUSTER_ID"
+start_rogue othercluster --cluster-id "other-$CLUSTER_ID" --secret-file "$CLUSTER_SECRET"
+wait_log() { # FILE TEXT: polls up to 30 s
+    local i
+    for ((i = 0; i < 300; i++)); do
+        grep -qF -- "$2" "$1" 2>/dev/null && return 0
+        sleep 0.1
+    done
+    fail "$1: no line with '$2' after 30 s: $(tail -n 5 "$1")"
+}
+wait_log "$CLUSTER_DIR/log/nosecret.log" \
+    "registration refused by the metaservers: Authentication failed: no or wrong cluster secret"
+wait_log "$CLUSTER_DIR/log/othercluster.log" "registration refused: Wrong cluster id"
+n=$(cfs status --json | grep -o '"state": "alive"' | wc -l)
+[ "$n" = 2 ] || fail "want 2 live chunkservers, got $n: $(cfs status)"
+echo "PASS"
