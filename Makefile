@@ -5,6 +5,7 @@ JOBS       ?= $(shell nproc)
 SEEDS      ?= 1000
 SEED       ?= 1
 STEPS      ?= 2000
+DURATION   ?= 300
 
 .PHONY: all deps build build-asan test test-unit test-integration demo stop sim clean
 
@@ -48,6 +49,12 @@ demo: build
 
 stop:
 	CHUNKFS_BIN=$(CURDIR)/$(BUILD)/bin bash scripts/local-cluster.sh stop
+
+# Randomized fault injection for DURATION seconds from SEED (tests/chaos/chaos.sh; needs
+# root). Ends with "chaos: seed=S duration=Ns operations=N faults=N lost=N corrupt=N".
+.PHONY: chaos
+chaos: build
+	CHUNKFS_BIN=$(CURDIR)/$(BUILD)/bin CHUNKFS_SRC=$(CURDIR) bash tests/chaos/chaos.sh $(SEED) $(DURATION)
 
 # Side-by-side benchmark with MooseFS and a local directory (bench/run.sh; needs root).
 .PHONY: bench

@@ -76,6 +76,10 @@ void meta_fsm_set_hash_seed(meta_fsm *fsm, uint64_t seed);
  * are forgotten. Read-only ops in a command are answered like meta_fsm_read, not remembered. */
 int meta_fsm_apply(meta_fsm *fsm, const uint8_t *entry, size_t len, Chunkfs__MetaResponse **out);
 
+/* True if the mutation (client_id, request_id) was applied and its response is remembered:
+ * proposing it again replays that response instead of executing it. */
+bool meta_fsm_request_applied(const meta_fsm *fsm, uint64_t client_id, uint64_t request_id);
+
 /* True if `req` changes state and must go through the log: setattr, mkdir, create, unlink,
  * rmdir, rename, link, symlink, setxattr, removexattr, open for writing or with O_TRUNC,
  * close, renew_lease, alloc_chunk, commit_write, set_goal. */

@@ -250,6 +250,15 @@ int meta_fsm_apply(meta_fsm *fsm, const uint8_t *entry, size_t len, Chunkfs__Met
     return 0;
 }
 
+bool meta_fsm_request_applied(const meta_fsm *fsm, uint64_t client_id, uint64_t request_id)
+{
+    const struct mf_session *s = session_get(fsm, client_id);
+    if (!s) return false;
+    for (uint32_t i = 0; i < s->n; i++)
+        if (s->ring[i].request_id == request_id) return true;
+    return false;
+}
+
 int meta_fsm_read(const meta_fsm *fsm, const Chunkfs__MetaRequest *req, Chunkfs__MetaResponse **out)
 {
     *out = NULL;

@@ -150,6 +150,13 @@ static int alloc_targets(meta_server *ms, const Chunkfs__MetaRequest *req, reg_l
     int rc = 0;
     ms_role role = ms_role_now(ms);
     pthread_rwlock_rdlock(&ms->fsm_lock);
+    /* A retry of an applied allocation (its reply was lost, e.g. all metaservers restarted)
+     * is answered from the session table with the servers chosen then. Its chunk exists now
+     * and may be on no server yet, so computing targets would refuse it for good. */
+    if (meta_fsm_request_applied(ms->fsm, req->client_id, req->request_id)) {
+        pthread_rwlock_unlock(&ms->fsm_lock);
+        return 0;
+    }
     meta_chunk_ref ref;
     int frc = meta_fsm_file_chunk(ms->fsm, a->ino, a->index, &ref);
     uint32_t goal = 0;

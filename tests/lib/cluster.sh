@@ -23,6 +23,7 @@
 # Logs: $CLUSTER_DIR/log/{meta,chunk}I.log (printed by cluster_dump_logs on failure).
 
 : "${CHUNKFS_BIN:?CHUNKFS_BIN must point at build/bin}"
+source "$(dirname "${BASH_SOURCE[0]}")/procs.sh"
 CFS_META_BIN="$CHUNKFS_BIN/chunkfs-metaserver"
 CFS_CHUNK_BIN="$CHUNKFS_BIN/chunkfs-chunkserver"
 CFS_CLI_BIN="$CHUNKFS_BIN/chunkfs"
@@ -82,15 +83,7 @@ PY
 }
 
 # Waits until file $1 exists (poll, bounded by $2 seconds) or process $3 died.
-_wait_file() {
-    local f=$1 t=$2 pid=$3 i
-    for ((i = 0; i < t * 20; i++)); do
-        [ -s "$f" ] && return 0
-        kill -0 "$pid" 2>/dev/null || return 1
-        sleep 0.05
-    done
-    return 1
-}
+_wait_file() { cfs_wait_file "$@"; }
 
 _start_meta() {
     local i=$1 peers=$2
@@ -198,7 +191,7 @@ wait_healthy() {
     for ((i = 0; i < t * 4; i++)); do
         json=$(CHUNKFS_TIMEOUT_MS=2000 "$CFS_CLI_BIN" status --json 2>/dev/null)
         if [ -n "$json" ]; then
-            alive=$(grep -o '"state": "alive"' <<<"$json" | wc -l)
+            alive=$(cfs_status_alive "$json")
             [ "$alive" -ge "$N_CHUNK" ] && return 0
         fi
         sleep 0.25
@@ -210,15 +203,10 @@ wait_healthy() {
 
 # Index of the metaserver that is the leader now (polls up to 30 s).
 meta_leader_index() {
-    local i j json
+    local j json
     for ((j = 0; j < 120; j++)); do
         json=$(CHUNKFS_TIMEOUT_MS=2000 "$CFS_CLI_BIN" status --json 2>/dev/null)
-        for i in $(seq 1 "$N_META"); do
-            if grep -q "\"address\": \"${META_ADDR[$i]}\", \"role\": \"leader\"" <<<"$json"; then
-                echo "$i"
-                return 0
-            fi
-        done
+        cfs_status_leader "$json" "${META_ADDR[@]:1:$N_META}" && return 0
         sleep 0.25
     done
     return 1
@@ -244,32 +232,17 @@ kill_chunk() {
 }
 
 cluster_dump_logs() {
-    [ -n "$CLUSTER_DIR" ] && [ -d "$CLUSTER_DIR/log" ] || return 0
-    local f
-    for f in "$CLUSTER_DIR"/log/*.log; do
-        [ -f "$f" ] || continue
-        echo "===== $(basename "$f") (last 40 lines)" >&2
-        tail -n 40 "$f" >&2
-    done
+    [ -n "$CLUSTER_DIR" ] || return 0
+    cfs_dump_logs "$CLUSTER_DIR/log"
 }
 
 # Stops by recorded PID only: TERM, a bounded wait, then KILL.
 stop_cluster() {
-    local pids="" p i
+    local pids=() p
     for p in "${EXTRA_PIDS[@]}" "${CHUNK_PID[@]}" "${META_PID[@]}"; do
-        [ -n "$p" ] && pids="$pids $p"
+        [ -n "$p" ] && pids+=("$p")
     done
-    for p in $pids; do kill -TERM "$p" 2>/dev/null; done
-    for ((i = 0; i < 100; i++)); do
-        local any=0
-        for p in $pids; do kill -0 "$p" 2>/dev/null && any=1; done
-        [ $any = 0 ] && break
-        sleep 0.1
-    done
-    for p in $pids; do
-        kill -9 "$p" 2>/dev/null
-        wait "$p" 2>/dev/null
-    done
+    cfs_stop_pids 10 "${pids[@]}"
     META_PID=()
     CHUNK_PID=()
     EXTRA_PIDS=()

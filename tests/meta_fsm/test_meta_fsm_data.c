@@ -294,6 +294,49 @@ static int mkdir_req(uint64_t request_id, const char *name, uint64_t *ino)
     return err;
 }
 
+/* alloc_chunk with an explicit request id and n_replicas targets; the response's chunk. */
+static int alloc_req(uint64_t request_id, uint64_t ino, uint64_t lease, int n_replicas,
+                     uint64_t *id, uint64_t *version, size_t *nrep)
+{
+    Chunkfs__AllocChunkReq m = CHUNKFS__ALLOC_CHUNK_REQ__INIT;
+    m.ino = ino;
+    m.lease_id = lease;
+    Chunkfs__MetaRequest req = CHUNKFS__META_REQUEST__INIT;
+    req.op_case = CHUNKFS__META_REQUEST__OP_ALLOC_CHUNK;
+    req.alloc_chunk = &m;
+    Chunkfs__MetaResponse *r = th_run_full(&req, request_id, n_replicas);
+    int err = r->err;
+    if (err == 0) {
+        *id = r->chunks->chunks[0]->chunk_id;
+        *version = r->chunks->chunks[0]->version;
+        *nrep = r->chunks->chunks[0]->n_replicas;
+    }
+    chunkfs__meta_response__free_unpacked(r, NULL);
+    return err;
+}
+
+/* A retried alloc_chunk whose first reply was lost (all metaservers restarted) is proposed
+ * without targets - its chunk may be on no server yet - and must get the first reply back. */
+START_TEST(t_alloc_retry_replays)
+{
+    uint64_t f, lease, id, ver, id2, ver2;
+    size_t nrep, nrep2;
+    ck_assert_int_eq(th_create_full(ROOT, "f", 0644, 1, 0, 1, &f, &lease), 0);
+    ck_assert(!meta_fsm_request_applied(TF, TCLIENT, 500));
+    ck_assert_int_eq(alloc_req(500, f, lease, 3, &id, &ver, &nrep), 0);
+    ck_assert_uint_eq(nrep, 3);
+    ck_assert(meta_fsm_request_applied(TF, TCLIENT, 500));
+    ck_assert(!meta_fsm_request_applied(TF, TCLIENT, 501));
+    ck_assert(!meta_fsm_request_applied(TF, TCLIENT + 1, 500));
+    ck_assert_int_eq(alloc_req(500, f, lease, 0, &id2, &ver2, &nrep2), 0);
+    ck_assert_uint_eq(id2, id);
+    ck_assert_uint_eq(ver2, ver);
+    ck_assert_uint_eq(nrep2, 3);
+    /* A new request without targets is refused (the version is not bumped). */
+    ck_assert_int_eq(alloc_req(501, f, lease, 0, &id2, &ver2, &nrep2), -CFS_ENOSERVERS);
+}
+END_TEST
+
 START_TEST(t_exactly_once)
 {
     uint64_t a, b;
@@ -350,6 +393,7 @@ Suite *data_suite(void)
     tcase_add_test(tc, t_alloc_needs_servers);
     tcase_add_test(tc, t_recover_lease);
     tcase_add_test(tc, t_exactly_once);
+    tcase_add_test(tc, t_alloc_retry_replays);
     suite_add_tcase(s, tc);
     return s;
 }
