@@ -17,6 +17,8 @@ static const uint8_t TRANSFER_CTX[8] = {'t', 'r', 'a', 'n', 's', 'f', 'e', 'r'};
 #define MAX_COMMITTED_PER_READY 4096
 /* Snapshot bytes in flight per follower, in pieces. */
 #define SNAP_WINDOW_PIECES 4
+/* Heartbeat rounds whose sending tick the leader remembers (for the lease). */
+#define ROUND_HIST 64
 
 enum campaign_kind { CAMPAIGN_PRE, CAMPAIGN_ELECTION, CAMPAIGN_TRANSFER };
 
@@ -24,6 +26,11 @@ typedef struct conf_hist_ent {
     uint64_t index;
     raft_conf conf;
 } conf_hist_ent;
+
+typedef struct round_tick {
+    uint64_t round;
+    uint64_t tick;
+} round_tick;
 
 typedef struct read_req {
     uint64_t ctx;
@@ -75,7 +82,12 @@ struct raft {
     read_req *ro;
     size_t n_ro, cap_ro;
     uint64_t ro_round;
-    bool ro_round_unsent; /* heartbeats of ro_round still sit in msgs */
+    bool ro_round_unsent;              /* heartbeats of ro_round still sit in msgs */
+    round_tick round_hist[ROUND_HIST]; /* tick at which each recent round was sent */
+
+    uint64_t ticks;        /* raft_tick calls so far (the core's clock) */
+    int since_leader;      /* ticks since we last heard from a leader (or started) */
+    bool transfer_in_term; /* a leadership transfer was started in this term: no lease */
 
     raft_hard_state prev_hs;
     raft_soft_state prev_ss;
@@ -337,6 +349,18 @@ static bool committed_in_term(const raft *r)
 
 static void bcast_heartbeat(raft *r, uint64_t round);
 
+/* Opens a heartbeat round (or joins the one whose heartbeats have not left yet) and
+ * remembers the tick it started at: a quorum acknowledging it proves leadership as of then. */
+static uint64_t open_round(raft *r)
+{
+    if (r->ro_round_unsent) return 0;
+    r->ro_round++;
+    r->round_hist[r->ro_round % ROUND_HIST] = (round_tick){.round = r->ro_round, .tick = r->ticks};
+    bcast_heartbeat(r, r->ro_round);
+    r->ro_round_unsent = true;
+    return r->ro_round;
+}
+
 static int start_read(raft *r, uint64_t ctx)
 {
     if (n_voters(r) == 1 && is_voter(r, r->id)) {
@@ -345,11 +369,7 @@ static int start_read(raft *r, uint64_t ctx)
     }
     if (grow((void **)&r->ro, &r->cap_ro, r->n_ro + 1, sizeof(read_req)) < 0) return -ENOMEM;
     /* Reads arriving before this round's heartbeats leave may share the round. */
-    if (!r->ro_round_unsent) {
-        r->ro_round++;
-        bcast_heartbeat(r, r->ro_round);
-        r->ro_round_unsent = true;
-    }
+    (void)open_round(r);
     r->ro[r->n_ro].ctx = ctx;
     r->ro[r->n_ro].index = r->log.committed;
     r->ro[r->n_ro].round = r->ro_round;
@@ -379,6 +399,47 @@ static void advance_reads(raft *r)
         memmove(r->ro, r->ro + 1, (r->n_ro - 1) * sizeof(read_req));
         r->n_ro--;
     }
+}
+
+/* A voter that acknowledged a heartbeat round neither votes for another candidate nor
+ * campaigns for election_tick of its ticks after receiving it (lease mode), so until
+ * lease_ticks (< election_tick, with margin for clock-rate differences) after the round was
+ * sent no other leader can be elected. The newest round a quorum acknowledged bounds it. */
+static bool lease_valid(const raft *r)
+{
+    if (r->cfg.lease_ticks <= 0 || r->role != RAFT_LEADER || r->transfer_in_term ||
+        r->lead_transferee != 0 || !committed_in_term(r))
+        return false;
+    uint64_t acks[RAFT_MAX_MEMBERS];
+    int n = 0;
+    for (int i = 0; i < r->n_prs; i++)
+        if (!r->prs[i].learner) acks[n++] = r->prs[i].id == r->id ? UINT64_MAX : r->prs[i].read_ack;
+    int q = quorum(r);
+    if (n < q) return false;
+    for (int i = 1; i < n; i++) /* sort descending (n <= 16) */
+        for (int j = i; j > 0 && acks[j] > acks[j - 1]; j--) {
+            uint64_t t = acks[j];
+            acks[j] = acks[j - 1];
+            acks[j - 1] = t;
+        }
+    uint64_t round = acks[q - 1];
+    if (round == UINT64_MAX) return true; /* the only voter */
+    const round_tick *h = &r->round_hist[round % ROUND_HIST];
+    if (round == 0 || h->round != round) return false; /* none, or too old to remember */
+    return h->tick + (uint64_t)r->cfg.lease_ticks > r->ticks;
+}
+
+/* Lease mode: within election_tick ticks of hearing from a leader (or of starting: what we
+ * promised before a restart is forgotten) we may have confirmed its lease. */
+static bool in_vote_lease(const raft *r)
+{
+    return r->cfg.lease_ticks > 0 && r->since_leader < r->cfg.election_tick;
+}
+
+static bool is_transfer_ctx(const raft_msg *m)
+{
+    return m->context_len == sizeof(TRANSFER_CTX) &&
+           memcmp(m->context, TRANSFER_CTX, sizeof(TRANSFER_CTX)) == 0;
 }
 
 /* ---------------------------------------------------------------- role changes */
@@ -412,6 +473,7 @@ static void become_leader(raft *r)
     reset(r, r->term);
     r->role = RAFT_LEADER;
     r->lead = r->id;
+    r->transfer_in_term = false;
     sync_progress(r);
     for (int i = 0; i < r->n_prs; i++)
         r->prs[i].recent_active = r->prs[i].id == r->id;
@@ -448,6 +510,8 @@ static int poll(raft *r, uint64_t id, bool granted)
 static void campaign(raft *r, enum campaign_kind kind)
 {
     if (!promotable(r) || r->role == RAFT_LEADER) return;
+    /* Our own vote would break a lease we may have confirmed. */
+    if (kind != CAMPAIGN_TRANSFER && in_vote_lease(r)) return;
     uint32_t type;
     uint64_t vote_term;
     if (kind == CAMPAIGN_PRE) {
@@ -665,6 +729,7 @@ static void send_app_resp(raft *r, uint64_t to, uint64_t index)
 
 static void handle_append(raft *r, const raft_msg *m)
 {
+    r->since_leader = 0;
     if (m->index < r->log.committed) {
         send_app_resp(r, m->from, r->log.committed);
         return;
@@ -699,6 +764,7 @@ static void handle_append(raft *r, const raft_msg *m)
 
 static void handle_heartbeat(raft *r, const raft_msg *m)
 {
+    r->since_leader = 0;
     commit_to(r, m->commit);
     raft_msg *resp = new_msg(r, RAFT_MSG_HEARTBEAT_RESP, m->from, r->term);
     if (resp == NULL || m->context_len == 0) return;
@@ -753,6 +819,7 @@ static void install_snapshot(raft *r, const raft_msg *m)
 
 static void handle_snapshot(raft *r, const raft_msg *m)
 {
+    r->since_leader = 0;
     if (m->snap_index <= r->log.committed) {
         send_app_resp(r, m->from, r->log.committed);
         return;
@@ -875,6 +942,7 @@ static void handle_vote(raft *r, const raft_msg *m)
     uint32_t resp_type = m->type == RAFT_MSG_VOTE ? RAFT_MSG_VOTE_RESP : RAFT_MSG_PREVOTE_RESP;
     bool can_vote = r->vote == m->from || (r->vote == 0 && r->lead == 0) ||
                     (m->type == RAFT_MSG_PREVOTE && m->term > r->term);
+    if (in_vote_lease(r) && !is_transfer_ctx(m) && r->vote != m->from) can_vote = false;
     if (can_vote && raft_log_is_up_to_date(&r->log, m->index, m->log_term)) {
         /* The grant carries the requested term so that a pre-candidate can tell it apart. */
         (void)new_msg(r, resp_type, m->from, m->term);
@@ -1002,11 +1070,11 @@ int raft_step(raft *r, const raft_msg *m)
     if (!valid_msg(r, m)) return -EINVAL;
     if (m->term > r->term) {
         if (m->type == RAFT_MSG_VOTE || m->type == RAFT_MSG_PREVOTE) {
-            bool force = m->context_len == sizeof(TRANSFER_CTX) &&
-                         memcmp(m->context, TRANSFER_CTX, sizeof(TRANSFER_CTX)) == 0;
+            bool force = is_transfer_ctx(m);
             /* Leader lease: while we hear from a leader, a (pre)candidate cannot unseat it. */
             bool lease = r->cfg.check_quorum || (r->cfg.pre_vote && m->type == RAFT_MSG_PREVOTE);
-            bool in_lease = lease && r->lead != 0 && r->election_elapsed < r->cfg.election_tick;
+            bool in_lease = (lease && r->lead != 0 && r->election_elapsed < r->cfg.election_tick) ||
+                            in_vote_lease(r);
             if (!force && in_lease) return 0;
         }
         if (m->type == RAFT_MSG_PREVOTE) {
@@ -1079,7 +1147,10 @@ static void tick_leader(raft *r)
     }
     if (r->heartbeat_elapsed >= r->cfg.heartbeat_tick) {
         r->heartbeat_elapsed = 0;
-        bcast_heartbeat(r, r->n_ro > 0 ? r->ro[r->n_ro - 1].round : 0);
+        if (r->cfg.lease_ticks > 0)
+            (void)open_round(r); /* every heartbeat renews the lease */
+        else
+            bcast_heartbeat(r, r->n_ro > 0 ? r->ro[r->n_ro - 1].round : 0);
     }
     /* Snapshot pieces without an ack for half an election timeout were lost (or the
      * follower is down): resend from the acknowledged offset, at that slow pace. */
@@ -1101,6 +1172,8 @@ static void tick_leader(raft *r)
 
 void raft_tick(raft *r)
 {
+    r->ticks++;
+    if (r->since_leader < r->cfg.election_tick) r->since_leader++;
     if (r->role == RAFT_LEADER) {
         tick_leader(r);
         return;
@@ -1189,6 +1262,15 @@ int raft_read_index(raft *r, uint64_t ctx)
     return start_read(r, ctx);
 }
 
+int raft_read_lease(raft *r, uint64_t *index)
+{
+    *index = 0;
+    if (r->role != RAFT_LEADER) return -CFS_ENOTLEADER;
+    if (!lease_valid(r)) return -EAGAIN;
+    *index = r->log.committed;
+    return 0;
+}
+
 int raft_transfer_leader(raft *r, uint64_t to)
 {
     if (r->role != RAFT_LEADER) return -CFS_ENOTLEADER;
@@ -1197,6 +1279,7 @@ int raft_transfer_leader(raft *r, uint64_t to)
     if (pr == NULL) return -EINVAL;
     if (r->lead_transferee == to) return 0;
     r->lead_transferee = to;
+    r->transfer_in_term = true; /* the target may win before our lease ends */
     r->election_elapsed = 0;
     if (pr->match == last_index(r))
         send_timeout_now(r, to);
@@ -1292,6 +1375,33 @@ bool raft_has_ready(const raft *r)
            (r->bcast_pending && r->role == RAFT_LEADER);
 }
 
+/* A leader's message in a term already durable here may leave before the ready is
+ * persisted: it promises nothing about our own log or vote. */
+static bool may_leave_early(const raft_msg *m, uint64_t durable_term)
+{
+    return (m->type == RAFT_MSG_APP || m->type == RAFT_MSG_HEARTBEAT || m->type == RAFT_MSG_SNAP ||
+            m->type == RAFT_MSG_TIMEOUT_NOW) &&
+           m->term <= durable_term;
+}
+
+/* Moves the messages that may leave early to the front (keeping the order within each
+ * group); returns how many. Cannot fail (on no memory none is early). */
+static size_t early_first(raft_msg *msgs, size_t n, uint64_t durable_term)
+{
+    size_t n_early = 0;
+    for (size_t i = 0; i < n; i++)
+        n_early += may_leave_early(&msgs[i], durable_term);
+    if (n_early == 0 || n_early == n) return n_early;
+    raft_msg *tmp = malloc(n * sizeof(*tmp));
+    if (tmp == NULL) return 0;
+    size_t e = 0, l = n_early;
+    for (size_t i = 0; i < n; i++)
+        tmp[may_leave_early(&msgs[i], durable_term) ? e++ : l++] = msgs[i];
+    memcpy(msgs, tmp, n * sizeof(*tmp));
+    free(tmp);
+    return n_early;
+}
+
 int raft_get_ready(raft *r, raft_ready *rd)
 {
     if (r->ready_out) return -EBUSY; /* rd is left untouched: it may be the outstanding one */
@@ -1325,6 +1435,7 @@ int raft_get_ready(raft *r, raft_ready *rd)
                     hs.vote != r->prev_hs.vote;
     rd->msgs = r->msgs;
     rd->n_msgs = r->n_msgs;
+    rd->n_early = early_first(rd->msgs, rd->n_msgs, r->prev_hs.term);
     r->msgs = NULL;
     r->n_msgs = r->cap_msgs = 0;
     rd->read_states = r->rs;
@@ -1386,7 +1497,8 @@ int raft_create(const raft_config *cfg, const raft_init *init, raft **out)
     *out = NULL;
     if (cfg->id == 0 || cfg->election_tick < 2 || cfg->heartbeat_tick < 1 ||
         cfg->heartbeat_tick >= cfg->election_tick || cfg->max_inflight_msgs < 0 ||
-        cfg->max_entries_per_msg < 0)
+        cfg->max_entries_per_msg < 0 || cfg->lease_ticks < 0 ||
+        cfg->lease_ticks >= cfg->election_tick)
         return -EINVAL;
     const raft_snapshot *snap = init->snapshot;
     if (snap != NULL && snap->meta.index == 0) snap = NULL;

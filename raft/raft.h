@@ -11,6 +11,7 @@
  *         1. if rd.snapshot: persist it (and drop all WAL entries), restore the fsm from it;
  *         2. persist rd.entries (truncating the WAL from rd.entries[0].index first), then
  *            rd.hs if rd.hs_changed; fsync when rd.must_sync;
+ *            (rd.msgs[0 .. rd.n_early) may be sent before or during this step);
  *         3. send rd.msgs (only now: votes and acks must be durable before they leave);
  *         4. apply rd.committed in order (skipping non-NORMAL types for the fsm);
  *            serve rd.read_states whose index <= applied;
@@ -181,7 +182,15 @@ typedef struct raft_config {
     bool pre_vote;            /* run a PreVote round before incrementing the term */
     bool check_quorum;        /* leader steps down without a recently active quorum; followers
                                  in contact with a leader ignore (pre)vote requests */
-    uint64_t seed;            /* seeds the core's own PRNG (election timeout jitter) */
+    /* Leader lease reads (raft_read_lease); 0 = off. The leader answers reads from its state
+     * for lease_ticks of its own ticks after sending a heartbeat round a quorum of voters
+     * acknowledged. Safe only if no voter's election_tick ticks can elapse in less real time
+     * than the leader's lease_ticks (bounded clock-rate difference, docs/raft.md). With it on,
+     * a voter neither grants a (pre)vote nor campaigns (except when told to by a leadership
+     * transfer) within election_tick ticks of hearing from a leader or of its own start.
+     * Must be < election_tick. */
+    int lease_ticks;
+    uint64_t seed; /* seeds the core's own PRNG (election timeout jitter) */
 } raft_config;
 
 /* What the caller recovered from storage. */
@@ -231,6 +240,14 @@ int raft_propose_conf_change(raft *r, const raft_conf_change *cc, uint64_t *inde
  * -CFS_ENOTLEADER when not the leader. */
 int raft_read_index(raft *r, uint64_t ctx);
 
+/* Lease read: when this leader holds a valid lease (cfg.lease_ticks > 0, a quorum of voters
+ * acknowledged a heartbeat round sent less than lease_ticks ticks ago, an entry of its term
+ * is committed, no leadership transfer was started in this term), sets *index to the commit
+ * index and returns 0 at once, with no message: once applied >= *index, a read of the state
+ * machine reflects every write committed before the call. -EAGAIN when there is no valid
+ * lease (use raft_read_index), -CFS_ENOTLEADER when not the leader. */
+int raft_read_lease(raft *r, uint64_t *index);
+
 /* Hands leadership to voter `to` (catching it up, then TimeoutNow). Proposals get -EBUSY
  * until it completes or aborts (after an election timeout). -CFS_ENOTLEADER, -EINVAL. */
 int raft_transfer_leader(raft *r, uint64_t to);
@@ -262,8 +279,13 @@ typedef struct raft_ready {
     size_t n_entries;
     raft_entry *committed; /* to apply, in order */
     size_t n_committed;
-    raft_msg *msgs; /* to send after persisting */
+    raft_msg *msgs; /* to send after persisting, except msgs[0 .. n_early) */
     size_t n_msgs;
+    /* The first n_early messages may leave before (or while) the ready is persisted: a
+     * leader's appends, heartbeats, snapshot pieces and TimeoutNow in a term that is already
+     * durable (Raft thesis 10.2.1: the leader writes its log in parallel with replicating it;
+     * its own copy counts towards commit only after raft_advance). */
+    size_t n_early;
     raft_read_state *read_states;
     size_t n_read_states;
     bool must_sync; /* fsync needed (entries, or term/vote changed) */

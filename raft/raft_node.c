@@ -90,6 +90,7 @@ struct raft_node {
     addr_entry book[ADDR_BOOK_MAX];
     int n_book;
     uint64_t read_ctx;
+    int64_t next_tick; /* monotonic ms of the core's next tick */
     bool is_leader;
     uint64_t leader_id;
     uint64_t term;
@@ -601,8 +602,30 @@ static int persist_ready(raft_node *n, const raft_ready *rd)
     return 0;
 }
 
+/* Hands rd->msgs[from, to) to the transport (mu held). */
+static void send_msgs(raft_node *n, const raft_ready *rd, size_t from, size_t to)
+{
+    for (size_t i = from; i < to; i++) {
+        const raft_msg *m = &rd->msgs[i];
+        const char *addr = book_get(n, m->to);
+        if (!addr) {
+            LOG_DEBUG("raft: no address for node %" PRIu64 ", dropping %s", m->to,
+                      raft_msg_type_name(m->type));
+            continue;
+        }
+        raft_transport_send(n->tr, m->to, addr, m);
+    }
+}
+
 static void process_ready(raft_node *n, raft_ready *rd)
 {
+    if (rd->n_early > 0) {
+        /* A leader's appends travel while it writes them: its fsync and the followers' run
+         * in parallel (it counts itself towards commit only after raft_advance). */
+        pthread_mutex_lock(&n->mu);
+        send_msgs(n, rd, 0, rd->n_early);
+        pthread_mutex_unlock(&n->mu);
+    }
     if (persist_ready(n, rd) < 0) {
         raft_ready_free(rd);
         return;
@@ -619,16 +642,7 @@ static void process_ready(raft_node *n, raft_ready *rd)
     n->term = n->hs.term;
     bool lost = rd->soft_changed && !n->is_leader;
     bool leader = n->is_leader;
-    for (size_t i = 0; i < rd->n_msgs; i++) {
-        const raft_msg *m = &rd->msgs[i];
-        const char *addr = book_get(n, m->to);
-        if (!addr) {
-            LOG_DEBUG("raft: no address for node %" PRIu64 ", dropping %s", m->to,
-                      raft_msg_type_name(m->type));
-            continue;
-        }
-        raft_transport_send(n->tr, m->to, addr, m);
-    }
+    send_msgs(n, rd, rd->n_early, rd->n_msgs);
     pthread_mutex_unlock(&n->mu);
 
     if (lost) {
@@ -695,19 +709,30 @@ static void process_ready(raft_node *n, raft_ready *rd)
     raft_ready_free(rd);
 }
 
+/* Ticks the core for every tick period that has passed (mu held). The lease needs the
+ * leader's tick count to keep up with real time even while the step thread was busy (a long
+ * fsync); after a stall of more than two election timeouts any lease has expired anyway, so
+ * the rest is skipped. */
+static void catch_up_ticks(raft_node *n)
+{
+    int64_t now = cfs_mono_ms();
+    for (int k = 0; now >= n->next_tick; k++) {
+        if (k >= 2 * n->cfg.election_ticks) {
+            n->next_tick = now + n->cfg.tick_ms;
+            break;
+        }
+        raft_tick(n->core);
+        n->next_tick += n->cfg.tick_ms;
+    }
+}
+
 static void *step_main(void *arg)
 {
     raft_node *n = arg;
-    int64_t tick = n->cfg.tick_ms;
-    int64_t next_tick = cfs_mono_ms() + tick;
     pthread_mutex_lock(&n->mu);
     while (!atomic_load(&n->stopping) && !atomic_load(&n->fatal)) {
-        int64_t now = cfs_mono_ms();
-        if (now >= next_tick) {
-            raft_tick(n->core);
-            next_tick += tick;
-            if (next_tick <= now) next_tick = now + tick;
-        }
+        catch_up_ticks(n);
+        int64_t next_tick = n->next_tick;
         uint64_t compact_to = atomic_exchange(&n->wal_compact_to, 0);
         bool ready = raft_has_ready(n->core);
         if (!ready && compact_to == 0) {
@@ -828,6 +853,8 @@ static int recover(raft_node *n, const raft_node_config *cfg)
         .heartbeat_tick = n->cfg.heartbeat_ticks,
         .pre_vote = true,
         .check_quorum = true,
+        /* Half an election timeout: safe while clock rates differ by less than 2x. */
+        .lease_ticks = n->cfg.no_lease_reads ? 0 : n->cfg.election_ticks / 2,
         .seed = cfg->id * UINT64_C(0x9E3779B97F4A7C15) ^ (uint64_t)cfs_mono_ns(),
     };
     raft_init init = {
@@ -927,6 +954,9 @@ int raft_node_create(const raft_node_config *cfg, const raft_fsm_ops *ops, void 
 int raft_node_start(raft_node *n)
 {
     if (n->started) return -EALREADY;
+    pthread_mutex_lock(&n->mu);
+    n->next_tick = cfs_mono_ms() + n->cfg.tick_ms;
+    pthread_mutex_unlock(&n->mu);
     if (pthread_create(&n->apply_thr, NULL, apply_main, n) != 0) return -EAGAIN;
     if (pthread_create(&n->step_thr, NULL, step_main, n) != 0) {
         atomic_store(&n->stopping, true);
@@ -1061,8 +1091,29 @@ int raft_node_read_barrier(raft_node *n, int timeout_ms)
     int64_t deadline = deadline_of(timeout_ms);
     waiter w = {.is_read = true};
     pthread_mutex_lock(&n->mu);
+    int rc = -EIO;
+    if (!atomic_load(&n->fatal)) {
+        /* The lease is measured in ticks: bring them up to date first. */
+        if (n->started) catch_up_ticks(n);
+        uint64_t index;
+        rc = raft_read_lease(n->core, &index);
+        if (rc == 0) {
+            pthread_mutex_unlock(&n->mu);
+            pthread_mutex_lock(&n->wmu);
+            if (n->applied_index < index) {
+                /* Committed but not applied here yet: wait for the apply thread. */
+                w.read_ready = true;
+                w.read_index = index;
+                waiter_add(n, &w);
+                rc = waiter_wait(n, &w, deadline);
+            }
+            pthread_mutex_unlock(&n->wmu);
+            leave(n);
+            return rc;
+        }
+    }
     w.ctx = ++n->read_ctx;
-    int rc = atomic_load(&n->fatal) ? -EIO : raft_read_index(n->core, w.ctx);
+    if (rc == -EAGAIN) rc = raft_read_index(n->core, w.ctx);
     if (rc == 0) {
         pthread_mutex_lock(&n->wmu);
         waiter_add(n, &w);

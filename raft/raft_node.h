@@ -43,6 +43,7 @@ typedef struct raft_node_config {
     uint64_t snapshot_entries; /* snapshot after this many applied entries; 0 = 100000 */
     bool join;                 /* start empty as a non-voter waiting to be added by the leader */
     bool no_group_commit;      /* one fsync per proposal (only the benchmark sets this) */
+    bool no_lease_reads;       /* read barriers always run a ReadIndex round (no leader lease) */
 } raft_node_config;
 
 /* Opens/recovers storage (snapshot + WAL) and registers RaftService methods on `srv` (which
@@ -60,9 +61,11 @@ void raft_node_destroy(raft_node *n);
  * leadership before commit: the entry may or may not commit), -ETIMEDOUT after timeout_ms. */
 int raft_node_propose(raft_node *n, const uint8_t *data, size_t len, int timeout_ms, void **result);
 
-/* Linearizable read barrier (ReadIndex): returns 0 once this node, as leader, has confirmed
- * its leadership with a quorum and applied everything committed before the call. Then reads
- * of the state machine reflect every write acknowledged before the call.
+/* Linearizable read barrier: returns 0 once this node, as leader, has confirmed its
+ * leadership and applied everything committed before the call. Then reads of the state
+ * machine reflect every write acknowledged before the call. Confirmation comes from the
+ * leader lease (a quorum acknowledged a heartbeat less than half an election timeout ago: no
+ * message, usually no wait) or else from a ReadIndex round (one heartbeat round trip).
  * -CFS_ENOTLEADER on a follower, -ETIMEDOUT after timeout_ms. */
 int raft_node_read_barrier(raft_node *n, int timeout_ms);
 

@@ -1,5 +1,5 @@
 /* Unit tests of the pure Raft core: elections, replication, commitment rules, snapshots,
- * membership, leadership transfer, ReadIndex and bad input. */
+ * membership, leadership transfer, ReadIndex, leader leases, early sends and bad input. */
 #include <check.h>
 #include <errno.h>
 #include <stdio.h>
@@ -694,6 +694,174 @@ START_TEST(test_read_index_fails_when_leadership_lost)
 }
 END_TEST
 
+/* ---------------------------------------------------------------- early sends, leases */
+
+START_TEST(test_leader_appends_leave_before_persisting)
+{
+    h_init(&C, 3, 3, NULL);
+    h_stabilize(&C);
+    elect(1);
+    ck_assert_int_eq(h_propose(&C, 1, "x"), 0);
+    raft_ready rd;
+    ck_assert_int_eq(raft_get_ready(C.nodes[1], &rd), 0);
+    ck_assert_uint_eq(rd.n_entries, 1);
+    /* both appends may leave while the leader writes the entry */
+    ck_assert_uint_eq(rd.n_early, 2);
+    for (size_t i = 0; i < rd.n_early; i++) {
+        ck_assert_uint_eq(rd.msgs[i].type, RAFT_MSG_APP);
+        ck_assert_uint_eq(rd.msgs[i].n_entries, 1);
+    }
+    /* a follower's ack must wait for its own write */
+    raft_ready fr;
+    ck_assert_int_eq(raft_step(C.nodes[2], rd.msgs[0].to == 2 ? &rd.msgs[0] : &rd.msgs[1]), 0);
+    ck_assert_int_eq(raft_get_ready(C.nodes[2], &fr), 0);
+    ck_assert_uint_eq(fr.n_entries, 1);
+    ck_assert_uint_eq(fr.n_msgs, 1);
+    ck_assert_uint_eq(fr.msgs[0].type, RAFT_MSG_APP_RESP);
+    ck_assert_uint_eq(fr.n_early, 0);
+    raft_advance(C.nodes[2], &fr);
+    raft_ready_free(&fr);
+    raft_advance(C.nodes[1], &rd);
+    raft_ready_free(&rd);
+    h_free(&C);
+}
+END_TEST
+
+static raft_config lease_config(void)
+{
+    raft_config cfg = h_config(0);
+    cfg.lease_ticks = 4; /* election_tick 10 */
+    return cfg;
+}
+
+START_TEST(test_lease_read_without_a_round)
+{
+    raft_config cfg = lease_config();
+    h_init(&C, 3, 3, &cfg);
+    h_stabilize(&C);
+    /* a node neither campaigns nor votes within an election timeout of its start */
+    raft_campaign(C.nodes[1]);
+    h_stabilize(&C);
+    ck_assert_uint_eq(raft_get_role(C.nodes[1]), RAFT_FOLLOWER);
+    h_tick_all(&C, cfg.election_tick);
+    for (uint64_t id = 1; id <= 3; id++)
+        ck_assert_uint_eq(raft_get_role(C.nodes[id]), RAFT_FOLLOWER);
+    elect(1);
+    uint64_t index = 1;
+    ck_assert_int_eq(raft_read_lease(C.nodes[2], &index), -CFS_ENOTLEADER);
+    /* no heartbeat round acknowledged yet */
+    ck_assert_int_eq(raft_read_lease(C.nodes[1], &index), -EAGAIN);
+    h_tick(&C, 1, 1); /* heartbeat round, acknowledged by both followers */
+    ck_assert_int_eq(raft_read_lease(C.nodes[1], &index), 0);
+    ck_assert_uint_eq(index, raft_get_committed(C.nodes[1]));
+    ck_assert(!raft_has_ready(C.nodes[1])); /* answered with no message */
+    ck_assert_int_eq(h_propose(&C, 1, "x"), 0);
+    h_stabilize(&C);
+    ck_assert_int_eq(raft_read_lease(C.nodes[1], &index), 0);
+    ck_assert_uint_eq(index, raft_get_committed(C.nodes[1]));
+    /* cut off: the lease runs out after lease_ticks of the leader's ticks */
+    h_isolate(&C, 1);
+    h_tick(&C, 1, cfg.lease_ticks);
+    ck_assert_uint_eq(raft_get_role(C.nodes[1]), RAFT_LEADER);
+    ck_assert_int_eq(raft_read_lease(C.nodes[1], &index), -EAGAIN);
+    h_free(&C);
+}
+END_TEST
+
+START_TEST(test_deposed_leader_serves_no_lease_read)
+{
+    /* The old leader, cut off, still believes it leads (no check-quorum). Time runs at the
+     * same rate everywhere; whenever it answers a lease read, no newer leader may exist. */
+    raft_config cfg = lease_config();
+    h_init(&C, 3, 3, &cfg);
+    h_stabilize(&C);
+    h_tick_all(&C, cfg.election_tick);
+    elect(1);
+    h_tick(&C, 1, 1);
+    uint64_t index;
+    ck_assert_int_eq(raft_read_lease(C.nodes[1], &index), 0);
+    h_isolate(&C, 1);
+    uint64_t term = raft_get_term(C.nodes[1]);
+    bool served_after_isolation = false, new_leader = false;
+    for (int t = 0; t < 6 * cfg.election_tick; t++) {
+        h_tick_all(&C, 1);
+        uint64_t l = h_leader(&C);
+        new_leader = new_leader || (l != 0 && l != 1);
+        if (raft_read_lease(C.nodes[1], &index) == 0) {
+            served_after_isolation = true;
+            ck_assert(!new_leader);
+        }
+        if (new_leader) ck_assert_int_eq(h_propose(&C, l, "w"), 0);
+    }
+    ck_assert(served_after_isolation); /* the lease did cover the first ticks */
+    ck_assert(new_leader);
+    ck_assert_uint_eq(raft_get_role(C.nodes[1]), RAFT_LEADER);
+    ck_assert_uint_eq(raft_get_term(C.nodes[1]), term);
+    ck_assert_int_eq(raft_read_lease(C.nodes[1], &index), -EAGAIN);
+    /* ReadIndex still refuses to confirm it */
+    ck_assert_int_eq(raft_read_index(C.nodes[1], 3), 0);
+    h_tick(&C, 1, 3);
+    ck_assert_int_eq(C.nrs[1], 0);
+    h_free(&C);
+}
+END_TEST
+
+START_TEST(test_lease_voter_refuses_votes_after_term_bump)
+{
+    /* A voter that just heard from the leader must not help elect another one within an
+     * election timeout, even once something moved it to a higher term. */
+    raft_config cfg = lease_config();
+    h_init(&C, 3, 3, &cfg);
+    h_stabilize(&C);
+    h_tick_all(&C, cfg.election_tick);
+    elect(1);
+    h_tick(&C, 1, 1);
+    uint64_t term = raft_get_term(C.nodes[2]);
+    /* a stale answer from the future bumps node 2's term */
+    raft_msg bump = {.type = RAFT_MSG_APP_RESP, .from = 3, .to = 2, .term = term + 1};
+    ck_assert_int_eq(raft_step(C.nodes[2], &bump), 0);
+    ck_assert_uint_eq(raft_get_term(C.nodes[2]), term + 1);
+    raft_msg vote = {.type = RAFT_MSG_VOTE,
+                     .from = 3,
+                     .to = 2,
+                     .term = term + 1,
+                     .index = raft_get_last_index(C.nodes[3]),
+                     .log_term = term};
+    ck_assert_int_eq(raft_step(C.nodes[2], &vote), 0);
+    raft_ready rd;
+    ck_assert_int_eq(raft_get_ready(C.nodes[2], &rd), 0);
+    ck_assert_uint_eq(rd.hs.vote, 0);
+    for (size_t i = 0; i < rd.n_msgs; i++)
+        if (rd.msgs[i].type == RAFT_MSG_VOTE_RESP) ck_assert(rd.msgs[i].reject);
+    raft_advance(C.nodes[2], &rd);
+    raft_ready_free(&rd);
+    h_free(&C);
+}
+END_TEST
+
+START_TEST(test_transfer_ends_the_lease)
+{
+    raft_config cfg = lease_config();
+    h_init(&C, 3, 3, &cfg);
+    h_stabilize(&C);
+    h_tick_all(&C, cfg.election_tick);
+    elect(1);
+    h_tick(&C, 1, 1);
+    uint64_t index;
+    ck_assert_int_eq(raft_read_lease(C.nodes[1], &index), 0);
+    h_isolate(&C, 2);
+    ck_assert_int_eq(raft_transfer_leader(C.nodes[1], 2), 0);
+    ck_assert_int_eq(raft_read_lease(C.nodes[1], &index), -EAGAIN);
+    /* the transfer aborts, but the target may still campaign: no lease for the term */
+    h_tick(&C, 1, cfg.election_tick);
+    ck_assert_uint_eq(raft_get_role(C.nodes[1]), RAFT_LEADER);
+    h_heal(&C);
+    h_tick(&C, 1, 1);
+    ck_assert_int_eq(raft_read_lease(C.nodes[1], &index), -EAGAIN);
+    h_free(&C);
+}
+END_TEST
+
 /* ---------------------------------------------------------------- bad input, restart */
 
 START_TEST(test_bad_messages_change_nothing)
@@ -872,6 +1040,11 @@ static Suite *suite(void)
     tcase_add_test(tc, test_read_index_needs_quorum);
     tcase_add_test(tc, test_read_index_waits_for_commit_in_term);
     tcase_add_test(tc, test_read_index_fails_when_leadership_lost);
+    tcase_add_test(tc, test_leader_appends_leave_before_persisting);
+    tcase_add_test(tc, test_lease_read_without_a_round);
+    tcase_add_test(tc, test_deposed_leader_serves_no_lease_read);
+    tcase_add_test(tc, test_lease_voter_refuses_votes_after_term_bump);
+    tcase_add_test(tc, test_transfer_ends_the_lease);
     tcase_add_test(tc, test_bad_messages_change_nothing);
     tcase_add_test(tc, test_bad_create_and_api_args);
     tcase_add_test(tc, test_restart_recovers_state);

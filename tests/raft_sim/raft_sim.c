@@ -59,7 +59,7 @@ int main(int argc, char **argv)
     }
     uint64_t passed = 0, failed = 0;
     uint64_t elections = 0, installs = 0, crashes = 0, confs = 0, transfers = 0, reads = 0,
-             writes = 0;
+             lease_reads = 0, writes = 0;
     sim *s = malloc(sizeof(*s));
     if (s == NULL) {
         fprintf(stderr, "raft_sim: out of memory\n");
@@ -82,14 +82,15 @@ int main(int argc, char **argv)
         confs += s->n_conf_changes;
         transfers += s->n_transfers;
         reads += s->n_reads;
+        lease_reads += s->n_lease_reads;
         writes += s->n_writes;
         sim_free(s);
     }
     free(s);
     printf("sim: totals: %" PRIu64 " elections, %" PRIu64 " crashes, %" PRIu64
            " snapshot installs, %" PRIu64 " membership changes, %" PRIu64 " transfers, %" PRIu64
-           " writes proposed, %" PRIu64 " reads served\n",
-           elections, crashes, installs, confs, transfers, writes, reads);
+           " writes proposed, %" PRIu64 " reads served (%" PRIu64 " by lease)\n",
+           elections, crashes, installs, confs, transfers, writes, reads, lease_reads);
     printf("sim: %" PRIu64 " passed, %" PRIu64 " failed\n", passed, failed);
     return failed ? 1 : 0;
 }

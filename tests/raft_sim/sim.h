@@ -60,7 +60,8 @@ typedef struct sim_node {
     size_t n_pr, cap_pr;
     uint64_t restart_at; /* step at which a crashed member comes back (0 = none) */
     uint64_t crash_at;   /* step at which a fault kills this node (0 = none) */
-    int tick_permille;   /* clock rate: chance per step to tick, in 1/1000 */
+    int tick_permille;   /* clock rate: ticks per 1000 steps (85-100 %, steady) */
+    int tick_phase;      /* accumulates tick_permille; a tick per 1000 */
     uint64_t checked_leader_term;
 } sim_node;
 
@@ -120,7 +121,7 @@ typedef struct sim {
     char why[512];
     /* statistics */
     uint64_t n_elections, n_snap_installs, n_crashes, n_conf_changes, n_transfers, n_reads,
-        n_writes;
+        n_lease_reads, n_writes;
 } sim;
 
 /* sim_cluster.c: runs one seed; returns 0 if every check passed. */

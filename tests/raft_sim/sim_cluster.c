@@ -376,9 +376,10 @@ static void node_start(sim *s, sim_node *n)
          n->id, n->disk.snap.meta.index, disk_last(&n->disk), n->disk.hs.term);
 }
 
-static void send_all(sim *s, const raft_ready *rd)
+/* Sends rd->msgs[from ..). */
+static void send_from(sim *s, const raft_ready *rd, size_t from)
 {
-    for (size_t i = 0; i < rd->n_msgs; i++)
+    for (size_t i = from; i < rd->n_msgs; i++)
         net_send(s, &rd->msgs[i]);
 }
 
@@ -416,7 +417,7 @@ static void process_ready(sim *s, sim_node *n)
     if (rd->soft_changed)
         VLOG(s, "node %" PRIu64 " is %s (term %" PRIu64 ", leader %" PRIu64 ")", n->id,
              raft_role_name(rd->soft.role), rd->hs.term, rd->soft.leader);
-    send_all(s, rd);
+    send_from(s, rd, rd->n_early); /* the early ones left with raft_get_ready */
     for (size_t i = 0; i < rd->n_committed && !s->failed; i++)
         fsm_apply(s, n, &rd->committed[i]);
     for (size_t i = 0; i < rd->n_read_states; i++) {
@@ -471,6 +472,9 @@ static void node_readies(sim *s, sim_node *n)
             return;
         }
         n->rd_out = true;
+        /* A leader's appends leave while it persists them (or crashes doing so). */
+        for (size_t i = 0; i < n->rd.n_early; i++)
+            net_send(s, &n->rd.msgs[i]);
         if (s->faults && chance(s, s->p.ready_delay_permille)) {
             n->rd_due = s->now + 1 + below(s, 3); /* the disk is slow: persist later */
             return;
@@ -555,7 +559,22 @@ static void client_step(sim *s)
     }
     sim_op *o = new_op(s, SIM_OP_READ, key);
     uint64_t op = (uint64_t)(o - s->ops);
-    int rc = raft_read_index(n->r, op);
+    uint64_t lease_index = 0;
+    int rc = s->p.rc.lease_ticks > 0 ? raft_read_lease(n->r, &lease_index) : -EAGAIN;
+    if (rc == 0) {
+        /* Served from the leader's state as soon as it applied lease_index. */
+        s->n_lease_reads++;
+        n->pr = xgrow(n->pr, &n->cap_pr, n->n_pr + 1, sizeof(sim_pending_read));
+        n->pr[n->n_pr++] = (sim_pending_read){.op = op, .index = lease_index};
+        serve_reads(s, n);
+        return;
+    }
+    if (rc != -EAGAIN) {
+        s->n_ops--;
+        sim_fail(s, "leader %" PRIu64 ": raft_read_lease = %d", n->id, rc);
+        return;
+    }
+    rc = raft_read_index(n->r, op);
     if (rc != 0) {
         s->n_ops--;
         sim_fail(s, "leader %" PRIu64 ": raft_read_index = %d", n->id, rc);
@@ -715,7 +734,14 @@ static void step(sim *s, bool clients)
     net_deliver(s);
     for (int i = 1; i <= s->n_ids && !s->failed; i++) {
         sim_node *n = &s->nodes[i];
-        if (n->up && (int)below(s, 1000) < n->tick_permille) raft_tick(n->r);
+        if (!n->up) continue;
+        /* A steady rate (not a coin per step), so that clock-rate differences are bounded
+         * as the lease assumes: rates within 85-100 % of the steps. */
+        n->tick_phase += n->tick_permille;
+        if (n->tick_phase >= 1000) {
+            n->tick_phase -= 1000;
+            raft_tick(n->r);
+        }
     }
     for (int i = 1; i <= s->n_ids && !s->failed; i++) {
         sim_node *n = &s->nodes[i];
@@ -759,6 +785,9 @@ static void pick_params(sim *s)
     p->rc.snap_piece_bytes = 4 + below(s, 24); /* tiny pieces: several per image */
     p->rc.pre_vote = chance(s, 800);
     p->rc.check_quorum = chance(s, 800);
+    /* Lease reads: a lease of half an election timeout (ticks run at 85-100 % of the steps,
+     * so it ends well before any voter's election_tick can elapse). */
+    p->rc.lease_ticks = chance(s, 600) ? p->rc.election_tick / 2 : 0;
     s->n_ids = p->n_founders + 2;
 }
 
@@ -838,6 +867,7 @@ int sim_run(uint64_t seed, int steps, bool verbose, sim *s)
     for (int i = 1; i <= s->n_ids; i++) {
         s->nodes[i].id = (uint64_t)i;
         s->nodes[i].tick_permille = 850 + (int)below(s, 151);
+        s->nodes[i].tick_phase = (int)below(s, 1000);
     }
     for (int i = 1; i <= s->p.n_founders; i++)
         node_start(s, &s->nodes[i]);
