@@ -34,6 +34,7 @@
 #include "common/errors.h"
 #include "common/log.h"
 #include "common/rpc.h"
+#include "common/security_opts.h"
 #include "proto/chunkfs.pb-c.h"
 #include "tests/chaos/chaos_content.h"
 #include "tests/chaos/chaos_history.h"
@@ -387,6 +388,15 @@ static int cmd_probe(const opts *o)
         return 2;
     }
     rpc_global_init();
+    /* The same credentials as every client: CHUNKFS_SECRET_FILE and friends. */
+    cfs_security_opts sec = {0};
+    cfs_security_from_env(&sec);
+    char err_msg[256];
+    int src = cfs_security_apply(&sec, false, err_msg, sizeof err_msg);
+    if (src < 0) {
+        fprintf(stderr, "chaos_workload probe: %s\n", err_msg);
+        return 2;
+    }
     Chunkfs__Cred cred = CHUNKFS__CRED__INIT;
     Chunkfs__MetaRequest req = CHUNKFS__META_REQUEST__INIT;
     Chunkfs__ResolveReq res = CHUNKFS__RESOLVE_REQ__INIT;

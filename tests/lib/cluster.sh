@@ -176,8 +176,7 @@ cluster_make_secret() {
         return 0
     fi
     CLUSTER_SECRET="$CLUSTER_DIR/secret"
-    (umask 077 && od -An -tx1 -N32 /dev/urandom | tr -d ' \n' >"$CLUSTER_SECRET") ||
-        { echo "cannot make the cluster secret" >&2; return 1; }
+    cfs_make_secret "$CLUSTER_SECRET" || return 1
     export CHUNKFS_SECRET_FILE=$CLUSTER_SECRET
 }
 

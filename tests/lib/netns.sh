@@ -37,6 +37,8 @@
 #                                               newest WAL segment (I must be stopped)
 #   nn_dump_logs                                last lines of every log (automatic on failure)
 #
+# Authenticated like tests/lib/cluster.sh: a cluster secret ($CLUSTER_DIR/secret) for every
+# server, CHUNKFS_SECRET_FILE exported for clients; CFS_AUTH=0 turns that off.
 # After nn_start_cluster: CHUNKFS_META (exported, comma-separated), CLUSTER_DIR,
 # N_META, N_CHUNK, N_CLIENT, arrays META_ADDR[i], META_PID[i], CHUNK_ADDR[i], CHUNK_PID[i]
 # (i from 1), NN_EXTRA_PIDS+=(pid) for more processes to kill at exit (by PID).
@@ -62,6 +64,7 @@ NN_PREFIX=""
 NN_NET=""
 NN_HUB=""
 NN_NETEM="" # "", "yes" or "no" once probed
+NN_SECRET=""
 
 nn_log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
 
@@ -177,7 +180,8 @@ _nn_spawn_meta() {
         --peers "$NN_PEERS" --data-dir "$CLUSTER_DIR/meta$i" \
         --port-file "$CLUSTER_DIR/run/m$i.port" \
         --dead-timeout-ms "${CFS_DEAD_MS:-10000}" --lease-ms "${CFS_LEASE_MS:-30000}" \
-        ${CFS_META_ARGS:-} >>"$CLUSTER_DIR/log/m$i.log" 2>&1 &
+        ${NN_SECRET:+--secret-file "$NN_SECRET"} ${CFS_META_ARGS:-} \
+        >>"$CLUSTER_DIR/log/m$i.log" 2>&1 &
     META_PID[$i]=$!
 }
 
@@ -196,7 +200,8 @@ _nn_spawn_chunk() {
     rm -f "$CLUSTER_DIR/run/c$i.port"
     ip netns exec "$(nn_ns "c$i")" "$CFS_CHUNK_BIN" --listen "${CHUNK_ADDR[$i]}" \
         --meta "$CHUNKFS_META" --data-dir "$CLUSTER_DIR/chunk$i" --cluster-id "$CLUSTER_ID" \
-        --domain "d$i" --port-file "$CLUSTER_DIR/run/c$i.port" ${CFS_CHUNK_ARGS:-} \
+        --domain "d$i" --port-file "$CLUSTER_DIR/run/c$i.port" \
+        ${NN_SECRET:+--secret-file "$NN_SECRET"} ${CFS_CHUNK_ARGS:-} \
         >>"$CLUSTER_DIR/log/c$i.log" 2>&1 &
     CHUNK_PID[$i]=$!
 }
@@ -223,6 +228,11 @@ nn_start_cluster() {
         esac
     done
     CLUSTER_ID="nn$$"
+    if [ "${CFS_AUTH:-1}" != 0 ]; then
+        NN_SECRET="$CLUSTER_DIR/secret"
+        cfs_make_secret "$NN_SECRET" || return 1
+        export CHUNKFS_SECRET_FILE=$NN_SECRET
+    fi
     _nn_add_ns "$NN_HUB" || return 1
     ip -n "$NN_HUB" link add br0 type bridge || return 1
     ip -n "$NN_HUB" link set br0 up || return 1

@@ -9,6 +9,7 @@
 #   cfs_status_leader JSON ADDR...        prints the 1-based index of the ADDR whose role is
 #                                         leader in JSON; 1 if none
 #   cfs_dump_logs DIR                     last 40 lines of every DIR/*.log on stderr
+#   cfs_make_secret FILE                  a cluster secret (mode 0600, 32 random bytes as hex)
 
 cfs_wait_file() {
     local f=$1 t=$2 pid=$3 i
@@ -62,4 +63,9 @@ cfs_dump_logs() {
         echo "===== $(basename "$f") (last 40 lines)" >&2
         tail -n 40 "$f" >&2
     done
+}
+
+cfs_make_secret() {
+    (umask 077 && od -An -tx1 -N32 /dev/urandom | tr -d ' \n' >"$1") ||
+        { echo "cannot make the cluster secret $1" >&2; return 1; }
 }
