@@ -2,6 +2,7 @@
  * metaserver of the Raft group until SIGTERM/SIGINT. */
 #include <errno.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +38,8 @@ static const cfs_config_def run_defs[] = {
     {"port-file", CFS_CFG_STRING, NULL, "write the bound port here once serving"},
     {"dead-timeout-ms", CFS_CFG_INT, "5000", "a chunkserver silent this long is dead"},
     {"lease-ms", CFS_CFG_INT, "30000", "write lease length handed to clients"},
+    {"max-open-per-client", CFS_CFG_INT, "65536",
+     "files one client may hold open for writing (more: EMFILE)"},
     {"tick-ms", CFS_CFG_INT, "0", "Raft tick (0: the node's default)"},
     {"election-ticks", CFS_CFG_INT, "0", "election timeout in ticks (0: default)"},
     {"snapshot-entries", CFS_CFG_INT, "0", "snapshot after this many entries (0: default)"},
@@ -239,6 +242,11 @@ static int cmd_run(int argc, char **argv)
                         "--rebalance-spread in [0, 1]\n");
         goto out;
     }
+    int64_t max_open = cfs_config_int(&c, "max-open-per-client");
+    if (max_open <= 0 || max_open > UINT32_MAX) {
+        fprintf(stderr, "chunkfs-metaserver: --max-open-per-client must be in 1..%u\n", UINT32_MAX);
+        goto out;
+    }
     if (dead <= 0 || lease <= 0 || lease > 3600000 || tick < 0 || tick > 10000 || elect < 0 ||
         elect > 10000 || snap < 0) {
         fprintf(stderr, "chunkfs-metaserver: --dead-timeout-ms and --lease-ms must be > 0; "
@@ -267,6 +275,7 @@ static int cmd_run(int argc, char **argv)
                               .listen = listen,
                               .dead_timeout_ms = dead,
                               .lease_ms = (uint32_t)lease,
+                              .max_open_per_client = (uint32_t)max_open,
                               .join = join,
                               .tick_ms = (int)tick,
                               .election_ticks = (int)elect,

@@ -16,8 +16,8 @@ static int pack_cmd(const Chunkfs__MetaCommand *cmd, uint8_t **buf, size_t *len)
 }
 
 int meta_cmd_pack_client(const Chunkfs__MetaRequest *req, int64_t now_ns, uint32_t lease_ms,
-                         const reg_location *replicas, size_t n_replicas, uint8_t **buf,
-                         size_t *len)
+                         uint32_t max_open, const reg_location *replicas, size_t n_replicas,
+                         uint8_t **buf, size_t *len)
 {
     if (!req || req->op_case == CHUNKFS__META_REQUEST__OP__NOT_SET || (n_replicas && !replicas))
         return -EINVAL;
@@ -27,6 +27,7 @@ int meta_cmd_pack_client(const Chunkfs__MetaRequest *req, int64_t now_ns, uint32
     /* The request is only read by pack; the cast drops const for protobuf-c's field type. */
     cmd.client = (Chunkfs__MetaRequest *)req;
     cmd.lease_ms = lease_ms;
+    cmd.max_open = max_open;
     Chunkfs__ChunkLocation *locs = NULL, **ptrs = NULL;
     if (n_replicas) {
         locs = calloc(n_replicas, sizeof(*locs));

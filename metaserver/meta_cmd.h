@@ -12,12 +12,13 @@
 #include "proto/chunkfs.pb-c.h"
 #include "proto/meta_log.pb-c.h"
 
-/* Packs a client mutation: MetaCommand{now_ns, client = req, replicas, lease_ms} into a
- * malloc'd buffer. `replicas` (may be NULL when n == 0) are the alloc_chunk targets.
+/* Packs a client mutation: MetaCommand{now_ns, client = req, replicas, lease_ms, max_open}
+ * into a malloc'd buffer. `replicas` (may be NULL when n == 0) are the alloc_chunk targets;
+ * max_open is the per-client cap on write leases (0: none).
  * 0, -EINVAL (req NULL or without an op), -ENOMEM. */
 int meta_cmd_pack_client(const Chunkfs__MetaRequest *req, int64_t now_ns, uint32_t lease_ms,
-                         const reg_location *replicas, size_t n_replicas, uint8_t **buf,
-                         size_t *len);
+                         uint32_t max_open, const reg_location *replicas, size_t n_replicas,
+                         uint8_t **buf, size_t *len);
 
 /* Packs FormatCmd (the first entry of a new cluster). -EINVAL for an empty/too long id. */
 int meta_cmd_pack_format(const char *cluster_id, uint64_t chunk_size, uint32_t goal, int64_t now_ns,

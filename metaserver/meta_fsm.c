@@ -38,6 +38,7 @@ void mf_fsm_clear(meta_fsm *fsm)
     mf_itable_free(&fsm->inodes);
     mf_cidx_free(&fsm->chunks);
     sessions_free(fsm);
+    mf_kv_free(&fsm->lease_counts);
     free(fsm->deleted);
 }
 

@@ -147,7 +147,8 @@ static int apply_client(meta_fsm *fsm, const Chunkfs__MetaCommand *cmd,
                        req->client_id,
                        cmd->now_ns,
                        cmd->lease_ms ? cmd->lease_ms : META_FSM_DEFAULT_LEASE_MS,
-                       cmd};
+                       cmd,
+                       cmd->max_open};
     if (!op_present(req)) return -EINVAL;
     if (!meta_fsm_is_mutation(req)) return mf_read_dispatch(&c, req, *resp);
     if (req->client_id == 0) return -EINVAL;
@@ -217,7 +218,7 @@ int meta_fsm_apply(meta_fsm *fsm, const uint8_t *entry, size_t len, Chunkfs__Met
         chunkfs__meta_response__free_unpacked(resp, NULL);
         return -ENOMEM;
     }
-    struct mf_ctx c = {fsm, NULL, 0, cmd->now_ns, 0, cmd};
+    struct mf_ctx c = {fsm, NULL, 0, cmd->now_ns, 0, cmd, 0};
     int rc;
     switch (cmd->cmd_case) {
     case CHUNKFS__META_COMMAND__CMD_CLIENT:
@@ -265,7 +266,7 @@ int meta_fsm_read(const meta_fsm *fsm, const Chunkfs__MetaRequest *req, Chunkfs_
     Chunkfs__MetaResponse *resp = mf_resp_new();
     if (!resp) return -ENOMEM;
     /* Reads never modify: the const is dropped only to share the context type with apply. */
-    struct mf_ctx c = {(meta_fsm *)fsm, cred_or_nobody(req), req->client_id, 0, 0, NULL};
+    struct mf_ctx c = {(meta_fsm *)fsm, cred_or_nobody(req), req->client_id, 0, 0, NULL, 0};
     int rc = op_present(req) ? mf_read_dispatch(&c, req, resp) : -EINVAL;
     if (rc == -ENOMEM) {
         chunkfs__meta_response__free_unpacked(resp, NULL);

@@ -129,6 +129,7 @@ struct meta_fsm {
     struct mf_kvtable sessions; /* client id -> struct mf_session * */
     struct mf_lease *leases;
     uint64_t n_leases;
+    struct mf_kvtable lease_counts; /* client id -> leases it holds (derived: not in images) */
     char cluster_id[64];
     uint64_t chunk_size;
     uint64_t next_ino, next_chunk_id, next_lease_id;
@@ -147,12 +148,14 @@ struct mf_ctx {
     int64_t now;
     uint32_t lease_ms;
     const Chunkfs__MetaCommand *cmd; /* NULL for reads */
+    uint32_t max_open;               /* leases one client may hold; 0 = no cap */
 };
 
 /* ---- tables (meta_fsm_table.c) ---- */
 struct mf_inode *mf_iget(const meta_fsm *fsm, uint64_t ino);
 int mf_iput(meta_fsm *fsm, struct mf_inode *in); /* 0 or -ENOMEM */
 void mf_idel(meta_fsm *fsm, uint64_t ino);
+/* 0, -EINVAL (key 0) or -ENOMEM; replacing the value of a present key never fails. */
 int mf_kv_put(struct mf_kvtable *t, uint64_t key, uint64_t val);
 bool mf_kv_get(const struct mf_kvtable *t, uint64_t key, uint64_t *val);
 void mf_kv_del(struct mf_kvtable *t, uint64_t key);
@@ -205,8 +208,12 @@ int mf_name_cmp(const char *a, size_t alen, const char *b, size_t blen);
 #define MF_X 1
 bool mf_in_group(const Chunkfs__Cred *c, uint32_t gid);
 int mf_access(const Chunkfs__Cred *c, const struct mf_inode *in, int mask); /* 0, -EACCES */
-/* A name usable as a directory entry: 0, -ENOENT (empty), -ENAMETOOLONG, -EINVAL. */
-int mf_check_name(const char *name, size_t *len);
+/* A name usable as a directory entry: 0, -ENOENT (empty), -ENAMETOOLONG, -EINVAL ('/').
+ * "." and ".." give dot_err, the error Linux gives for them in the operation at hand
+ * (mkdir -EEXIST, unlink -EISDIR, rename -EBUSY, ...). */
+int mf_check_name(const char *name, size_t *len, int dot_err);
+/* rmdir's answer for "." (-EINVAL) and ".." (-ENOTEMPTY). */
+#define MF_DOT_RMDIR 1
 /* Sticky-bit rule for removing/replacing `victim` from `dir`: 0 or -EPERM. */
 int mf_sticky_ok(const Chunkfs__Cred *c, const struct mf_inode *dir, const struct mf_inode *victim);
 bool mf_is_owner_or_root(const Chunkfs__Cred *c, const struct mf_inode *in);
@@ -240,8 +247,15 @@ struct mf_lease *mf_lease_check(const struct mf_ctx *c, const struct mf_inode *i
                                 uint64_t lease_id);
 /* Whether another client holds an unexpired lease on in. */
 bool mf_lease_conflict(const struct mf_ctx *c, const struct mf_inode *in);
-/* Grants (or joins) the caller's lease; the conflict check must have passed. */
+/* Whether the caller may take a lease on `in` (NULL: a file about to be created): 0, or
+ * -EMFILE if it would be a new lease and the client already holds c->max_open. Checked
+ * before an open changes anything. */
+int mf_lease_may_acquire(const struct mf_ctx *c, const struct mf_inode *in);
+/* Grants (or joins) the caller's lease; the conflict and cap checks must have passed. */
 int mf_lease_acquire(struct mf_ctx *c, struct mf_inode *in, struct mf_lease **out);
+/* Links a new lease into the fsm's list and the client's count (0 or -ENOMEM, then
+ * nothing is linked). */
+int mf_lease_link(meta_fsm *fsm, struct mf_lease *l);
 void mf_lease_release(meta_fsm *fsm, struct mf_inode *in);
 int mf_op_close(struct mf_ctx *c, const Chunkfs__CloseReq *r, Chunkfs__MetaResponse *resp);
 int mf_op_renew(struct mf_ctx *c, const Chunkfs__RenewLeaseReq *r, Chunkfs__MetaResponse *resp);

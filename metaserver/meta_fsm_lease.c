@@ -21,6 +21,32 @@ bool mf_lease_conflict(const struct mf_ctx *c, const struct mf_inode *in)
     return l && l->client_id != c->client_id && c->now < l->expiry_ns;
 }
 
+static uint64_t leases_of(const meta_fsm *fsm, uint64_t client_id)
+{
+    uint64_t n = 0;
+    return mf_kv_get(&fsm->lease_counts, client_id, &n) ? n : 0;
+}
+
+int mf_lease_may_acquire(const struct mf_ctx *c, const struct mf_inode *in)
+{
+    const struct mf_lease *l = in && in->ext ? in->ext->lease : NULL;
+    if (l && l->client_id == c->client_id) return 0; /* joins the lease it holds */
+    if (c->max_open && leases_of(c->fsm, c->client_id) >= c->max_open) return -EMFILE;
+    return 0;
+}
+
+int mf_lease_link(meta_fsm *fsm, struct mf_lease *l)
+{
+    int rc = mf_kv_put(&fsm->lease_counts, l->client_id, leases_of(fsm, l->client_id) + 1);
+    if (rc) return rc;
+    l->prev = NULL;
+    l->next = fsm->leases;
+    if (l->next) l->next->prev = l;
+    fsm->leases = l;
+    fsm->n_leases++;
+    return 0;
+}
+
 void mf_lease_release(meta_fsm *fsm, struct mf_inode *in)
 {
     struct mf_lease *l = in->ext->lease;
@@ -30,6 +56,11 @@ void mf_lease_release(meta_fsm *fsm, struct mf_inode *in)
         fsm->leases = l->next;
     if (l->next) l->next->prev = l->prev;
     fsm->n_leases--;
+    uint64_t held = leases_of(fsm, l->client_id);
+    if (held > 1)
+        (void)mf_kv_put(&fsm->lease_counts, l->client_id, held - 1); /* in place: cannot fail */
+    else
+        mf_kv_del(&fsm->lease_counts, l->client_id);
     free(l);
     in->ext->lease = NULL;
     mf_ext_trim(in);
@@ -54,10 +85,11 @@ int mf_lease_acquire(struct mf_ctx *c, struct mf_inode *in, struct mf_lease **ou
     l->expiry_ns = c->now + (int64_t)c->lease_ms * 1000000;
     l->opens = 1;
     l->ino = in->ino;
-    l->next = c->fsm->leases;
-    if (l->next) l->next->prev = l;
-    c->fsm->leases = l;
-    c->fsm->n_leases++;
+    int rc = mf_lease_link(c->fsm, l);
+    if (rc) {
+        free(l);
+        return rc;
+    }
     in->ext->lease = l;
     *out = l;
     return 0;

@@ -18,7 +18,7 @@ static int prep_new_entry(const struct mf_ctx *c, uint64_t parent, const char *n
 {
     int rc = mf_dir_search(c, parent, dir);
     if (rc) return rc;
-    rc = mf_check_name(name, len);
+    rc = mf_check_name(name, len, -EEXIST); /* "." and ".." always exist */
     if (rc) return rc;
     if (mf_dir_find(*dir, name, *len)) return -EEXIST;
     return mf_access(c->cred, *dir, MF_W);
@@ -90,6 +90,7 @@ static int open_existing(struct mf_ctx *c, struct mf_inode *in, bool want_read, 
     int rc = mf_access(c->cred, in, mask);
     if (rc) return rc;
     if (want_write && mf_lease_conflict(c, in)) return -CFS_ELEASE;
+    if (want_write && (rc = mf_lease_may_acquire(c, in)) != 0) return rc;
     if (truncate) {
         rc = mf_do_truncate(c, in, 0);
         if (rc) return rc;
@@ -108,7 +109,8 @@ int mf_op_create(struct mf_ctx *c, const Chunkfs__CreateReq *r, Chunkfs__MetaRes
     int rc = mf_dir_search(c, r->parent, &dir);
     if (rc) return rc;
     size_t len;
-    rc = mf_check_name(r->name, &len);
+    /* "." and ".." name directories: open(O_CREAT) of one is EISDIR, with O_EXCL EEXIST. */
+    rc = mf_check_name(r->name, &len, r->exclusive ? -EEXIST : -EISDIR);
     if (rc) return rc;
     struct mf_dentry *d = mf_dir_find(dir, r->name, len);
     if (d) {
@@ -124,6 +126,7 @@ int mf_op_create(struct mf_ctx *c, const Chunkfs__CreateReq *r, Chunkfs__MetaRes
     }
     rc = mf_access(c->cred, dir, MF_W);
     if (rc) return rc;
+    if (r->open_write && (rc = mf_lease_may_acquire(c, NULL)) != 0) return rc;
     struct mf_inode *in = add_new(c, dir, r->name, len, MF_FILE, r->mode);
     if (!in) return -ENOMEM;
     if (!r->open_write) return mf_resp_attr(resp, in);
@@ -158,7 +161,7 @@ int mf_op_unlink(struct mf_ctx *c, const Chunkfs__UnlinkReq *r, Chunkfs__MetaRes
     int rc = mf_dir_search(c, r->parent, &dir);
     if (rc) return rc;
     size_t len;
-    rc = mf_check_name(r->name, &len);
+    rc = mf_check_name(r->name, &len, -EISDIR);
     if (rc) return rc;
     struct mf_dentry *d = mf_dir_find(dir, r->name, len);
     if (!d) return -ENOENT;
@@ -182,7 +185,7 @@ int mf_op_rmdir(struct mf_ctx *c, const Chunkfs__RmdirReq *r, Chunkfs__MetaRespo
     int rc = mf_dir_search(c, r->parent, &dir);
     if (rc) return rc;
     size_t len;
-    rc = mf_check_name(r->name, &len);
+    rc = mf_check_name(r->name, &len, MF_DOT_RMDIR);
     if (rc) return rc;
     struct mf_dentry *d = mf_dir_find(dir, r->name, len);
     if (!d) return -ENOENT;

@@ -29,13 +29,15 @@ int mf_access(const Chunkfs__Cred *c, const struct mf_inode *in, int mask)
     return ((bits & (unsigned)mask) == (unsigned)mask) ? 0 : -EACCES;
 }
 
-int mf_check_name(const char *name, size_t *len)
+int mf_check_name(const char *name, size_t *len, int dot_err)
 {
     size_t n = name ? strlen(name) : 0;
     if (n == 0) return -ENOENT;
     if (n > META_FSM_NAME_MAX) return -ENAMETOOLONG;
     if (strchr(name, '/')) return -EINVAL;
-    if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0) return -EINVAL;
+    bool dot = strcmp(name, ".") == 0, dotdot = strcmp(name, "..") == 0;
+    if (dot_err == MF_DOT_RMDIR && (dot || dotdot)) return dot ? -EINVAL : -ENOTEMPTY;
+    if (dot || dotdot) return dot_err;
     *len = n;
     return 0;
 }

@@ -15,7 +15,7 @@ static int op_lookup(const struct mf_ctx *c, const Chunkfs__LookupReq *r,
     int rc = mf_dir_search(c, r->parent, &dir);
     if (rc) return rc;
     size_t len;
-    rc = mf_check_name(r->name, &len);
+    rc = mf_check_name(r->name, &len, -EINVAL); /* the client resolves dot names */
     if (rc) return rc;
     const struct mf_dentry *d = mf_dir_find(dir, r->name, len);
     if (!d) return -ENOENT;

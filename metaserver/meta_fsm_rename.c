@@ -41,9 +41,9 @@ int mf_op_rename(struct mf_ctx *c, const Chunkfs__RenameReq *r, Chunkfs__MetaRes
     rc = mf_dir_search(c, r->dst_parent, &ddir);
     if (rc) return rc;
     size_t slen, dlen;
-    rc = mf_check_name(r->src_name, &slen);
+    rc = mf_check_name(r->src_name, &slen, -EBUSY);
     if (rc) return rc;
-    rc = mf_check_name(r->dst_name, &dlen);
+    rc = mf_check_name(r->dst_name, &dlen, (r->flags & META_RENAME_NOREPLACE) ? -EEXIST : -EBUSY);
     if (rc) return rc;
     struct mf_dentry *sd = mf_dir_find(sdir, r->src_name, slen);
     if (!sd) return -ENOENT;

@@ -13,6 +13,10 @@ static int check(const struct mf_ctx *c, const struct mf_inode *in, const Chunkf
     uint32_t v = r->valid;
     bool root = cr->uid == 0, owner = cr->uid == in->uid;
     if (v & ~SETATTR_KNOWN) return -EINVAL;
+    /* (uid_t)-1 means "unchanged" to chown(2), so it can never be an owner (Linux: EINVAL). */
+    if (((v & META_SETATTR_UID) && r->uid == UINT32_MAX) ||
+        ((v & META_SETATTR_GID) && r->gid == UINT32_MAX))
+        return -EINVAL;
     if ((v & META_SETATTR_MODE) && !root && !owner) return -EPERM;
     if ((v & META_SETATTR_UID) && !root && !(owner && r->uid == in->uid)) return -EPERM;
     if ((v & META_SETATTR_GID) && !root &&

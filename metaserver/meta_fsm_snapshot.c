@@ -286,11 +286,11 @@ static int read_lease(struct rbuf *r, meta_fsm *nf, struct mf_inode *in)
     }
     *l = tmp;
     l->ino = in->ino;
-    l->prev = NULL;
-    l->next = nf->leases;
-    if (l->next) l->next->prev = l;
-    nf->leases = l;
-    nf->n_leases++;
+    int rc = mf_lease_link(nf, l);
+    if (rc) {
+        free(l);
+        return rc;
+    }
     in->ext->lease = l;
     return 0;
 }

@@ -93,6 +93,10 @@ static void kvinsert(struct mf_kvtable *t, uint64_t key, uint64_t val)
 int mf_kv_put(struct mf_kvtable *t, uint64_t key, uint64_t val)
 {
     if (key == 0) return -EINVAL;
+    if (mf_kv_get(t, key, NULL)) {
+        kvinsert(t, key, val); /* replaces in place: never grows, never fails */
+        return 0;
+    }
     if ((t->n + 1) * 4 > t->cap * 3) {
         size_t ncap = t->cap ? t->cap * 2 : 64;
         struct mf_kv *ns = calloc(ncap, sizeof(*ns));

@@ -64,6 +64,9 @@ static int may_modify(const struct mf_ctx *c, const struct mf_inode *in, enum xn
 {
     if (ns == XNS_TRUSTED || ns == XNS_SECURITY) return c->cred->uid == 0 ? 0 : -EPERM;
     if (in->type != MF_FILE && in->type != MF_DIR) return -EPERM;
+    /* Sticky directories keep user.* attributes to their owner (Linux xattr_permission). */
+    if (in->type == MF_DIR && (in->mode & 01000) && !mf_is_owner_or_root(c->cred, in))
+        return -EPERM;
     return mf_access(c->cred, in, MF_W);
 }
 

@@ -204,6 +204,7 @@ int meta_server_create(const meta_server_config *cfg, meta_server **out, int *po
     snprintf(ms->data_dir, sizeof(ms->data_dir), "%s", cfg->data_dir);
     ms->dead_timeout_ms = cfg->dead_timeout_ms > 0 ? cfg->dead_timeout_ms : 5000;
     ms->lease_ms = cfg->lease_ms ? cfg->lease_ms : META_FSM_DEFAULT_LEASE_MS;
+    ms->max_open_per_client = cfg->max_open_per_client;
     ms->gc_grace_ms = cfg->gc_grace_ms > 0 ? cfg->gc_grace_ms : 0;
     ms->delete_grace_ms = cfg->delete_grace_ms > 0 ? cfg->delete_grace_ms : 0;
     ms->repair_max_inflight = cfg->repair_max_inflight ? cfg->repair_max_inflight : 64;

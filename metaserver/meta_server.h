@@ -30,6 +30,7 @@ typedef struct meta_server_config {
     double rebalance_spread;         /* target: every used fraction within this of the mean;
                                         <= 0 disables the rebalancer */
     uint32_t rebalance_max_inflight; /* rebalancing moves in flight; 0 disables */
+    uint32_t max_open_per_client;    /* write leases one client may hold (EMFILE); 0 = none */
 } meta_server_config;
 
 /* Reads the data dir's cluster parameters, recovers the Raft state and binds the listen

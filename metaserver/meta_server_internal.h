@@ -44,6 +44,7 @@ struct meta_server {
     char data_dir[4096];
     int64_t dead_timeout_ms;
     uint32_t lease_ms;
+    uint32_t max_open_per_client; /* put into every client command (0: no cap) */
     meta_cluster_params params;
 
     rpc_server *rpc;

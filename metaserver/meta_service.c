@@ -10,6 +10,7 @@
 
 #include "common/errors.h"
 #include "common/log.h"
+#include "common/pb_strings.h"
 #include "common/time_util.h"
 #include "metaserver/meta_cmd.h"
 #include "metaserver/meta_metrics.h"
@@ -257,8 +258,8 @@ static int serve_mutation(meta_server *ms, const Chunkfs__MetaRequest *req, uint
     }
     uint8_t *cmd;
     size_t cmd_len;
-    int rc =
-        meta_cmd_pack_client(req, cfs_real_ns(), ms->lease_ms, targets, n_targets, &cmd, &cmd_len);
+    int rc = meta_cmd_pack_client(req, cfs_real_ns(), ms->lease_ms, ms->max_open_per_client,
+                                  targets, n_targets, &cmd, &cmd_len);
     if (rc) return reply_err(rc, NULL, out, len);
     Chunkfs__MetaResponse *resp = NULL;
     rc = ms_propose(ms, cmd, cmd_len, &resp);
@@ -267,7 +268,18 @@ static int serve_mutation(meta_server *ms, const Chunkfs__MetaRequest *req, uint
     if (!resp) return reply_err(-EIO, "apply produced no response", out, len);
     if (n_targets && resp->err == 0 && resp->chunks && resp->chunks->n_chunks == 1)
         remember_intent(ms, resp->chunks->chunks[0]);
+    /* The fsm answers EMFILE bare (it knows no flags): say which limit it is. errmsg is put
+     * back before the tree is freed, since msg is not the tree's. */
+    char msg[128];
+    char *fsm_msg = resp->errmsg;
+    if (resp->err == -EMFILE) {
+        snprintf(msg, sizeof(msg),
+                 "this client holds %u files open for writing, the limit (--max-open-per-client)",
+                 ms->max_open_per_client);
+        resp->errmsg = msg;
+    }
     rc = pack_resp(resp, out, len);
+    resp->errmsg = fsm_msg;
     chunkfs__meta_response__free_unpacked(resp, NULL);
     return rc;
 }
@@ -737,6 +749,8 @@ int meta_service_call(void *arg, const char *peer, const uint8_t *req_buf, size_
     int rc;
     if (!op_present(req)) {
         rc = reply_err(-EINVAL, "MetaRequest without an operation", out, len);
+    } else if (cfs_pb_check_strings(&chunkfs__meta_request__descriptor, req_buf, req_len) != 0) {
+        rc = reply_err(-EINVAL, "a name, path or other string holds a NUL byte", out, len);
     } else if (req->op_case == CHUNKFS__META_REQUEST__OP_ADMIN && req->admin->op &&
                strcmp(req->admin->op, "dump") == 0) {
         rc = admin_dump(ms, out, len); /* any node: compares replicas */

@@ -9,6 +9,7 @@ meta_fsm *TF;
 int64_t TNOW;
 uint64_t TCLIENT;
 uint64_t TREQ;
+uint32_t TMAXOPEN;
 
 static Chunkfs__Cred cred;
 static uint32_t gids[4];
@@ -20,6 +21,7 @@ void th_setup(void)
     TNOW = 1000000000000ll;
     TCLIENT = 77;
     TREQ = 1;
+    TMAXOPEN = 0;
     th_root();
 }
 
@@ -64,6 +66,7 @@ Chunkfs__MetaResponse *th_run_full(Chunkfs__MetaRequest *req, uint64_t request_i
     cmd.now_ns = TNOW;
     cmd.cmd_case = CHUNKFS__META_COMMAND__CMD_CLIENT;
     cmd.client = req;
+    cmd.max_open = TMAXOPEN;
     Chunkfs__ChunkLocation locs[3], *lp[3];
     static const char *addrs[3] = {"127.0.0.1:7001", "127.0.0.1:7002", "127.0.0.1:7003"};
     for (int i = 0; i < n_replicas && i < 3; i++) {

@@ -10,10 +10,11 @@
 #include "common/errors.h"
 #include "metaserver/meta_fsm.h"
 
-extern meta_fsm *TF;     /* the fsm under test */
-extern int64_t TNOW;     /* now_ns put into commands */
-extern uint64_t TCLIENT; /* client id of the caller */
-extern uint64_t TREQ;    /* next request id */
+extern meta_fsm *TF;      /* the fsm under test */
+extern int64_t TNOW;      /* now_ns put into commands */
+extern uint64_t TCLIENT;  /* client id of the caller */
+extern uint64_t TREQ;     /* next request id */
+extern uint32_t TMAXOPEN; /* max_open put into client commands (0: no cap) */
 
 void th_setup(void);
 void th_teardown(void);

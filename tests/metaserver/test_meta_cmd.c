@@ -21,12 +21,13 @@ START_TEST(client_command_round_trip)
                             {.server_id = 8, .address = "10.0.0.8:9000", .domain = "r2"}};
     uint8_t *buf;
     size_t len;
-    ck_assert_int_eq(meta_cmd_pack_client(&req, 1700000000123456789LL, 30000, locs, 2, &buf, &len),
-                     0);
+    ck_assert_int_eq(
+        meta_cmd_pack_client(&req, 1700000000123456789LL, 30000, 100, locs, 2, &buf, &len), 0);
     Chunkfs__MetaCommand *cmd = chunkfs__meta_command__unpack(NULL, len, buf);
     ck_assert_ptr_nonnull(cmd);
     ck_assert_int_eq(cmd->now_ns, 1700000000123456789LL);
     ck_assert_uint_eq(cmd->lease_ms, 30000);
+    ck_assert_uint_eq(cmd->max_open, 100);
     ck_assert_int_eq(cmd->cmd_case, CHUNKFS__META_COMMAND__CMD_CLIENT);
     ck_assert_uint_eq(cmd->client->client_id, 99);
     ck_assert_uint_eq(cmd->client->request_id, 1234);
@@ -41,9 +42,9 @@ START_TEST(client_command_round_trip)
     free(buf);
 
     Chunkfs__MetaRequest empty = CHUNKFS__META_REQUEST__INIT;
-    ck_assert_int_eq(meta_cmd_pack_client(&empty, 1, 0, NULL, 0, &buf, &len), -EINVAL);
-    ck_assert_int_eq(meta_cmd_pack_client(NULL, 1, 0, NULL, 0, &buf, &len), -EINVAL);
-    ck_assert_int_eq(meta_cmd_pack_client(&req, 1, 0, NULL, 1, &buf, &len), -EINVAL);
+    ck_assert_int_eq(meta_cmd_pack_client(&empty, 1, 0, 0, NULL, 0, &buf, &len), -EINVAL);
+    ck_assert_int_eq(meta_cmd_pack_client(NULL, 1, 0, 0, NULL, 0, &buf, &len), -EINVAL);
+    ck_assert_int_eq(meta_cmd_pack_client(&req, 1, 0, 0, NULL, 1, &buf, &len), -EINVAL);
 }
 END_TEST
 
