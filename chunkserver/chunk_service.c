@@ -10,6 +10,7 @@
 #include "chunkserver/chain_writer.h"
 #include "chunkserver/chunk_client.h"
 #include "chunkserver/chunk_metrics.h"
+#include "chunkserver/stream_limit.h"
 #include "common/errors.h"
 #include "common/log.h"
 #include "proto/chunkfs.pb-c.h"
@@ -22,6 +23,7 @@ struct chunk_service {
     pthread_mutex_t mu;
     char address[256];
     unsigned inflight; /* atomic */
+    stream_limit *streams;
 };
 
 int chunk_service_create(const struct chunk_service_opts *opts, chunk_service **out)
@@ -32,6 +34,11 @@ int chunk_service_create(const struct chunk_service_opts *opts, chunk_service **
     svc->opts = *opts;
     if (svc->opts.downstream_timeout_ms <= 0) svc->opts.downstream_timeout_ms = DEFAULT_TIMEOUT_MS;
     if (svc->opts.replicate_timeout_ms <= 0) svc->opts.replicate_timeout_ms = DEFAULT_TIMEOUT_MS;
+    svc->streams = stream_limit_new(opts->max_streams_per_client);
+    if (!svc->streams) {
+        free(svc);
+        return -ENOMEM;
+    }
     pthread_mutex_init(&svc->mu, NULL);
     *out = svc;
     return 0;
@@ -40,6 +47,7 @@ int chunk_service_create(const struct chunk_service_opts *opts, chunk_service **
 void chunk_service_destroy(chunk_service *svc)
 {
     if (!svc) return;
+    stream_limit_free(svc->streams);
     pthread_mutex_destroy(&svc->mu);
     free(svc);
 }
@@ -103,10 +111,19 @@ static int check_header(const Chunkfs__WriteHeader *h)
 
 static int check_piece(const Chunkfs__WriteReq *m)
 {
-    if (m->data.len > CFS_RPC_MAX_MESSAGE || m->offset > CHUNK_MAX_SIZE ||
-        m->data.len > CHUNK_MAX_SIZE - m->offset)
-        return -EINVAL;
+    if (m->data.len > CHUNK_PIECE_SIZE) return -EMSGSIZE; /* writers send at most 1 MiB */
+    if (m->offset > CHUNK_MAX_SIZE || m->data.len > CHUNK_MAX_SIZE - m->offset) return -EINVAL;
     return 0;
+}
+
+/* Counts a stream of the calling client; -EBUSY (logged) when it runs too many already. */
+static int stream_enter(chunk_service *svc, rpc_call *call, const char *what)
+{
+    int rc = stream_limit_enter(svc->streams, rpc_call_peer(call));
+    if (rc == -EBUSY)
+        LOG_DEBUG("%s from %s refused: it runs %u streams already (--max-streams-per-client)", what,
+                  rpc_call_peer(call), stream_limit_max(svc->streams));
+    return rc;
 }
 
 /* The first message for the downstream: the same header with the chain shifted by one. */
@@ -150,9 +167,8 @@ static int write_local(struct write_session *ws, const Chunkfs__WriteReq *m)
     return rc;
 }
 
-static int handle_write(void *arg, rpc_call *call)
+static int write_stream(chunk_service *svc, rpc_call *call)
 {
-    chunk_service *svc = arg;
     char self[256];
     self_address(svc, self, sizeof self);
     uint8_t *buf;
@@ -168,6 +184,7 @@ static int handle_write(void *arg, rpc_call *call)
     }
     const Chunkfs__WriteHeader *h = m->header;
     int rc = check_header(h);
+    if (rc == 0) rc = check_piece(m); /* before anything changes */
     if (rc == 0)
         rc = chunk_store_begin_write(svc->opts.store, h->chunk_id, h->version, h->base_version);
     if (rc < 0) {
@@ -268,6 +285,21 @@ static int handle_write(void *arg, rpc_call *call)
     return 0;
 }
 
+static int handle_write(void *arg, rpc_call *call)
+{
+    chunk_service *svc = arg;
+    int rc = stream_enter(svc, call, "write");
+    if (rc < 0) {
+        char self[256];
+        self_address(svc, self, sizeof self);
+        send_write_resp(call, rc, self, 0);
+        return 0;
+    }
+    rc = write_stream(svc, call);
+    stream_limit_leave(svc->streams, rpc_call_peer(call));
+    return rc;
+}
+
 /* ------------------------------------------------------------------ Read */
 
 static int send_read_resp(rpc_call *call, int err, uint64_t off, const uint8_t *data, size_t n)
@@ -287,9 +319,8 @@ static int send_read_resp(rpc_call *call, int err, uint64_t off, const uint8_t *
     return rc;
 }
 
-static int handle_read(void *arg, rpc_call *call)
+static int read_stream(chunk_service *svc, rpc_call *call)
 {
-    chunk_service *svc = arg;
     uint8_t *buf;
     size_t len;
     int r = rpc_call_recv(call, &buf, &len);
@@ -332,6 +363,19 @@ static int handle_read(void *arg, rpc_call *call)
     }
     free(piece);
     load_dec(svc);
+    return rc;
+}
+
+static int handle_read(void *arg, rpc_call *call)
+{
+    chunk_service *svc = arg;
+    int rc = stream_enter(svc, call, "read");
+    if (rc < 0) {
+        send_read_resp(call, rc, 0, NULL, 0);
+        return 0;
+    }
+    rc = read_stream(svc, call);
+    stream_limit_leave(svc->streams, rpc_call_peer(call));
     return rc;
 }
 

@@ -2,7 +2,10 @@
 #define CFS_CHUNK_SERVICE_H
 /* ChunkService handlers over the chunk store: Write (streamed and forwarded along the chain),
  * Read (streamed, CRC-checked), Replicate (pull from a peer), Delete, Info, SetVersion.
- * Replies carry errors in their err field (0 or a negative errno / -CFS_* code). */
+ * Replies carry errors in their err field (0 or a negative errno / -CFS_* code).
+ * Bad input is refused before anything changes: a WriteReq over CHUNK_PIECE_SIZE bytes of
+ * data gets -EMSGSIZE, a range past CHUNK_MAX_SIZE or a bad header -EINVAL; a client over
+ * its stream cap gets -EBUSY (and retries later). */
 #include <stdbool.h>
 
 #include "chunkserver/chunk_store.h"
@@ -18,10 +21,12 @@ enum chunk_sync_mode {
 };
 
 struct chunk_service_opts {
-    chunk_store *store;        /* not owned */
-    enum chunk_sync_mode sync; /* a WriteHeader with sync_at_close also selects CLOSE */
-    int downstream_timeout_ms; /* deadline for a forwarded write stream; 0 = 120000 */
-    int replicate_timeout_ms;  /* deadline for pulling one chunk from a peer; 0 = 120000 */
+    chunk_store *store;              /* not owned */
+    enum chunk_sync_mode sync;       /* a WriteHeader with sync_at_close also selects CLOSE */
+    int downstream_timeout_ms;       /* deadline for a forwarded write stream; 0 = 120000 */
+    int replicate_timeout_ms;        /* deadline for pulling one chunk from a peer; 0 = 120000 */
+    unsigned max_streams_per_client; /* concurrent Read/Write streams of one peer connection
+                                        (more are refused with -EBUSY); 0 = no cap */
 };
 
 typedef struct chunk_service chunk_service;

@@ -36,6 +36,8 @@ static const cfs_config_def defs[] = {
     /* Each chained write holds a handler on every replica while it waits for the next one:
      * with few handlers, servers forwarding to each other can starve each other. */
     {"threads", CFS_CFG_INT, "64", "RPC handler threads (concurrent calls)"},
+    {"max-streams-per-client", CFS_CFG_INT, "32",
+     "chunk reads/writes one client connection may run at once (more: EBUSY, it retries)"},
     {"log-level", CFS_CFG_STRING, "info", "debug|info|warn|error"},
     {"http-listen", CFS_CFG_STRING, "", "host:port for /metrics and /log-level (empty: off)"},
     CFS_SECURITY_CONFIG_DEFS,
@@ -123,7 +125,10 @@ int main(int argc, char **argv)
                       : cfs_config_int(&cfg, "scrub-interval") <= 0            ? "--scrub-interval"
                       : cfs_config_int(&cfg, "heartbeat-ms") <= 0              ? "--heartbeat-ms"
                       : cfs_config_int(&cfg, "threads") <= 0                   ? "--threads"
-                                                                               : NULL;
+                      : cfs_config_int(&cfg, "max-streams-per-client") < 0 ||
+                              cfs_config_int(&cfg, "max-streams-per-client") > 1000000
+                          ? "--max-streams-per-client (0: no cap)"
+                          : NULL;
     if (bad) {
         fprintf(stderr, "chunkfs-chunkserver: missing or bad %s (see --help)\n", bad);
         cfs_config_free(&cfg);
@@ -162,6 +167,7 @@ int main(int argc, char **argv)
     struct chunk_service_opts so = {
         .store = store,
         .sync = strcmp(sync_s, "close") == 0 ? CHUNK_SYNC_CLOSE : CHUNK_SYNC_PER_WRITE,
+        .max_streams_per_client = (unsigned)cfs_config_int(&cfg, "max-streams-per-client"),
     };
     rc = chunk_service_create(&so, &svc);
     if (rc == 0) {

@@ -194,7 +194,9 @@ void lease_put(cfs_file *f);
 /* Builds a handle for an opened file: from OpenResp (write opens) or from attr alone. */
 int file_handle_new(cfs_fs *fs, const cfs_cred *cred, int flags, const Chunkfs__OpenResp *open,
                     const Chunkfs__Attr *attr, cfs_file **out);
-/* Validates a single path component: -EINVAL (empty, "/", ".", "..") or -ENAMETOOLONG. */
+/* Validates a single path component: -ENOENT (empty), -EINVAL ('/') or -ENAMETOOLONG. "."
+ * and ".." go to the metaserver, which answers what Linux answers for the operation
+ * (mkdir EEXIST, rmdir EINVAL/ENOTEMPTY, unlink EISDIR, rename EBUSY). */
 int check_name(const char *name);
 
 /* ---------------------------------------------------------------- cred.c */

@@ -14,8 +14,8 @@
 
 int check_name(const char *name)
 {
-    if (!name || !name[0] || strchr(name, '/') || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
-        return -EINVAL;
+    if (!name || !name[0]) return -ENOENT;
+    if (strchr(name, '/')) return -EINVAL;
     if (strlen(name) > CFS_NAME_MAX) return -ENAMETOOLONG;
     return 0;
 }
@@ -200,8 +200,6 @@ int cfs_unlink(cfs_fs *fs, uint64_t parent, const char *name, const cfs_cred *cr
 
 int cfs_rmdir(cfs_fs *fs, uint64_t parent, const char *name, const cfs_cred *cred)
 {
-    if (name && strcmp(name, ".") == 0) return -EINVAL;
-    if (name && strcmp(name, "..") == 0) return -ENOTEMPTY;
     int rc = check_name(name);
     if (rc < 0) return rc;
     REQ(req);

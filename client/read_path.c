@@ -121,6 +121,7 @@ static int read_chunk_range(cfs_file *f, uint32_t index, uint64_t coff, uint64_t
             const chunk_replica *r = &c->replicas[(start + k) % c->nreplicas];
             rc = read_replica(f, r->address, c, coff, data, buf);
             if (rc == 0) break;
+            if (rc == -EBUSY) continue; /* its stream cap: tried again after the backoff */
             LOG_WARN("inode %llu chunk %llu v%llu: read from %s failed: %s",
                      (unsigned long long)f->ino, (unsigned long long)c->chunk_id,
                      (unsigned long long)c->version, r->address, cfs_strerror(rc));

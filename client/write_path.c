@@ -327,9 +327,19 @@ static int send_chunk(cfs_file *f, wchunk *wc, pending_commit *pc)
     size_t nexcl = 0;
     int reconnects = 0;
     bool need_bump = false;
+    int64_t busy_deadline = cfs_mono_ms() + f->fs->opt.op_timeout_ms;
+    int busy_delay = 20;
     for (;;) {
         int failed;
         rc = stream_chunk(f, loc, wc, &failed);
+        int64_t busy_left = busy_deadline - cfs_mono_ms();
+        if (rc == -EBUSY && busy_left > 0) {
+            /* A replica runs its cap of streams from us (or from the chunkserver before it in
+             * the chain): nothing is wrong with it, so the same stream is sent again later. */
+            cfs_sleep_ms(busy_delay < busy_left ? busy_delay : busy_left);
+            busy_delay = busy_delay * 2 > 1000 ? 1000 : busy_delay * 2;
+            continue;
+        }
         if (rc == 0) {
             if (!need_bump) break;
             /* The survivors hold the data now: have the metaserver bump the version on them

@@ -1,6 +1,7 @@
 #include "fuse/fuse_ctx.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "common/errors.h"
@@ -9,16 +10,23 @@
 void req_cred(fuse_req_t req, cfs_cred *c)
 {
     const struct fuse_ctx *ctx = fuse_req_ctx(req);
-    c->uid = ctx->uid;
-    c->gid = ctx->gid;
+    const mount_opts *o = &req_mount(req)->opts;
     c->ngids = 0;
-    if (ctx->uid == 0) return; /* root passes every group check: skip the /proc read */
+    if (o->all_squash) {
+        c->uid = o->squash_uid;
+        c->gid = o->squash_gid;
+        return;
+    }
+    bool squash_root = o->root_squash != 0;
+    c->uid = squash_root && ctx->uid == 0 ? o->squash_uid : ctx->uid;
+    c->gid = squash_root && ctx->gid == 0 ? o->squash_gid : ctx->gid;
+    if (c->uid == 0) return; /* root passes every group check: skip the /proc read */
     gid_t list[CFS_CRED_MAX_GIDS];
     int n = fuse_req_getgroups(req, CFS_CRED_MAX_GIDS, list);
     /* n < 0: the caller is gone or /proc is unreadable; its primary group still applies. */
     if (n > CFS_CRED_MAX_GIDS) n = CFS_CRED_MAX_GIDS;
     for (int i = 0; i < n; i++)
-        c->gids[c->ngids++] = list[i];
+        c->gids[c->ngids++] = squash_root && list[i] == 0 ? o->squash_gid : list[i];
 }
 
 int posix_errno(int err)

@@ -24,7 +24,8 @@ static inline cfsm *req_mount(fuse_req_t req)
     return (cfsm *)fuse_req_userdata(req);
 }
 
-/* The caller's uid, gid and supplementary groups (from /proc for non-root callers). */
+/* The caller's uid, gid and supplementary groups (from /proc for non-root callers), mapped
+ * by the mount's root_squash / all_squash options. */
 void req_cred(fuse_req_t req, cfs_cred *c);
 
 /* Replies with the POSIX error for a negative libchunkfs error: project codes mapped by

@@ -240,6 +240,9 @@ int main(int argc, char **argv)
     if (fuse_set_signal_handlers(m.se) != 0) goto out_session;
     if (fuse_session_mount(m.se, copts.mountpoint) != 0) goto out_signals;
     LOG_INFO("mounted %s on %s", m.opts.meta_addrs, copts.mountpoint);
+    if (m.opts.all_squash || m.opts.root_squash)
+        LOG_INFO("%s callers act as uid %u gid %u", m.opts.all_squash ? "all" : "root",
+                 m.opts.squash_uid, m.opts.squash_gid);
     report(status_fd, 0);
     status_fd = -1;
     if (!copts.foreground) {

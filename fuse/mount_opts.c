@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fuse_opt.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,10 @@ static const struct fuse_opt chunkfs_opts[] = {
     OPT("tls_ca=%s", tls_ca),
     OPT("tls_cert=%s", tls_cert),
     OPT("tls_key=%s", tls_key),
+    OPT("root_squash", root_squash),
+    OPT("all_squash", all_squash),
+    OPT("squash_uid=%u", squash_uid),
+    OPT("squash_gid=%u", squash_gid),
     FUSE_OPT_KEY("timeout=", KEY_TIMEOUT_BOTH),
     FUSE_OPT_END,
 };
@@ -64,7 +69,14 @@ int mount_opts_parse(struct fuse_args *args, mount_opts *o)
     o->op_timeout_ms = 30000;
     o->client_readahead = 8u << 20;
     o->write_behind = 16u << 20;
+    o->squash_uid = o->squash_gid = 65534;
     if (fuse_opt_parse(args, o, chunkfs_opts, opt_proc) != 0) return -EINVAL;
+    /* (uid_t)-1 is no one; squashing to 0 would make everybody root. */
+    if (o->squash_uid == 0 || o->squash_gid == 0 || o->squash_uid == UINT32_MAX ||
+        o->squash_gid == UINT32_MAX) {
+        fprintf(stderr, "chunkfs-mount: squash_uid and squash_gid must be in 1..4294967294\n");
+        return -EINVAL;
+    }
     if (o->entry_timeout < 0 || o->attr_timeout < 0 || o->op_timeout_ms < 100) {
         fprintf(stderr, "chunkfs-mount: timeouts must be >= 0 and op_timeout_ms >= 100\n");
         return -EINVAL;
@@ -113,5 +125,11 @@ void mount_opts_help(void)
            "    -o secret_file=PATH    cluster secret, mode 0600 ($CHUNKFS_SECRET_FILE)\n"
            "    -o tls_ca=PATH         TLS: CA certificate to verify servers ($CHUNKFS_TLS_CA)\n"
            "    -o tls_cert=PATH,tls_key=PATH  client certificate for mutual TLS\n"
-           "                           ($CHUNKFS_TLS_CERT, $CHUNKFS_TLS_KEY)\n");
+           "                           ($CHUNKFS_TLS_CERT, $CHUNKFS_TLS_KEY)\n"
+           "    -o root_squash         callers with uid 0 act as squash_uid, gid 0 as\n"
+           "                           squash_gid (as NFS root_squash; default: off)\n"
+           "    -o all_squash          every caller acts as squash_uid:squash_gid, without\n"
+           "                           supplementary groups (default: off)\n"
+           "    -o squash_uid=N        uid of squashed callers (65534, nobody)\n"
+           "    -o squash_gid=N        gid of squashed callers (65534, nogroup)\n");
 }

@@ -24,6 +24,10 @@ typedef struct mount_opts {
     char *tls_ca;            /* TLS: CA to verify servers; default $CHUNKFS_TLS_CA */
     char *tls_cert;          /* TLS client certificate (mutual TLS); default $CHUNKFS_TLS_CERT */
     char *tls_key;           /* its key; default $CHUNKFS_TLS_KEY */
+    int root_squash;         /* callers' uid 0 / gid 0 act as squash_uid / squash_gid */
+    int all_squash;          /* every caller acts as squash_uid / squash_gid, no groups */
+    unsigned squash_uid;     /* default 65534 (nobody) */
+    unsigned squash_gid;     /* default 65534 (nogroup) */
 } mount_opts;
 
 /* Fills defaults, then takes chunkfs options and META_ADDRS out of args; the mount point and
