@@ -22,6 +22,7 @@
 #include "client/chunkfs.h"
 #include "common/errors.h"
 #include "common/rpc.h"
+#include "common/security_opts.h"
 #include "proto/chunkfs.pb-c.h"
 
 #define ROOT_INO 1
@@ -458,6 +459,14 @@ int main(int argc, char **argv)
         return 2;
     }
     rpc_global_init();
+    /* The cluster's secret (and TLS files) from the environment, as every client takes them. */
+    cfs_security_opts so = {0};
+    cfs_security_from_env(&so);
+    char err[512];
+    if (cfs_security_apply(&so, false, err, sizeof err) < 0) {
+        fprintf(stderr, "security_probe: %s\n", err);
+        return 1;
+    }
     const char *cmd = argv[1], *addr = argv[2];
     int n = argc > 3 ? atoi(argv[3]) : 0;
     int rc = 2;

@@ -20,7 +20,16 @@ export CFS_CHUNK_ARGS="--max-streams-per-client 2"
 fc_start_cluster 1 2
 
 as_user() { setpriv --reuid=1000 --regid=1000 --clear-groups "$@"; }
-cli_user() { as_user "$CFS_CLI_BIN" --meta "$FC_META" "$@"; }
+# uid 1000 is a user of a trusted client host: it gets its own copy of the cluster secret.
+USER_SECRET=""
+if [ -n "${CHUNKFS_SECRET_FILE:-}" ]; then
+    USER_SECRET=$FC_DIR/user-secret
+    install -m 600 -o 1000 -g 1000 "$CHUNKFS_SECRET_FILE" "$USER_SECRET" || fc_fail "user secret"
+fi
+cli_user() {
+    as_user env ${USER_SECRET:+CHUNKFS_SECRET_FILE=$USER_SECRET} \
+        "$CFS_CLI_BIN" --meta "$FC_META" "$@"
+}
 # expect_fail WHAT TEXT CMD...: CMD exits with status 1 and says TEXT on stderr.
 expect_fail() {
     local what=$1 text=$2 err st
