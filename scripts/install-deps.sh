@@ -9,7 +9,7 @@ PKGS=(
   libgrpc-dev protobuf-c-compiler libprotobuf-c-dev
   libfuse3-dev fuse3
   zlib1g-dev libssl-dev check libinih-dev libmicrohttpd-dev
-  python3 iproute2 procps util-linux curl chromium
+  openssl python3 iproute2 procps util-linux curl chromium
 )
 # --bench: also MooseFS, the peer `make bench` compares against (never in the default set).
 if [ "${1:-}" = "--bench" ]; then

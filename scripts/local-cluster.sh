@@ -16,6 +16,9 @@
 # Running `start` twice is harmless: running servers are left alone.
 # Security: `start` makes a cluster secret once ($CHUNKFS_VAR/secret, mode 0600) and gives it to
 # every server, the CLI and the mount (CHUNKFS_SECRET_FILE; `env` prints it too).
+# CHUNKFS_TLS=1: TLS on every connection, with a test CA and certificates made once by
+# scripts/make-certs.sh in $CHUNKFS_VAR/certs (clients get CHUNKFS_TLS_CA); CHUNKFS_TLS=mutual:
+# servers also require client certificates (clients get CHUNKFS_TLS_CERT/KEY).
 set -u
 
 HERE=$(cd "$(dirname "$0")/.." && pwd)
@@ -35,6 +38,23 @@ done
 export CHUNKFS_META=$META_ADDRS
 SECRET="$VAR/secret"
 export CHUNKFS_SECRET_FILE=$SECRET
+CERTS="$VAR/certs"
+TLS_ARGS=()
+case "${CHUNKFS_TLS:-0}" in
+0) ;;
+1 | mutual)
+    TLS_ARGS=(--tls-ca "$CERTS/ca.crt" --tls-cert "$CERTS/server.crt" --tls-key "$CERTS/server.key")
+    export CHUNKFS_TLS_CA=$CERTS/ca.crt
+    if [ "$CHUNKFS_TLS" = mutual ]; then
+        TLS_ARGS+=(--tls-client-auth require)
+        export CHUNKFS_TLS_CERT=$CERTS/client.crt CHUNKFS_TLS_KEY=$CERTS/client.key
+    fi
+    ;;
+*)
+    echo "local-cluster: CHUNKFS_TLS must be 0, 1 or mutual" >&2
+    exit 2
+    ;;
+esac
 
 die() {
     echo "local-cluster: $*" >&2
@@ -60,7 +80,7 @@ start_meta() {
     local i=$1
     alive "meta$i" && return 0
     "$BIN/chunkfs-metaserver" --id "$i" --listen "127.0.0.1:$((BASE + i - 1))" --peers "$PEERS" \
-        --data-dir "$VAR/meta$i" --secret-file "$SECRET" >>"$VAR/log/meta$i.log" 2>&1 &
+        --data-dir "$VAR/meta$i" --secret-file "$SECRET" "${TLS_ARGS[@]}" >>"$VAR/log/meta$i.log" 2>&1 &
     echo $! >"$VAR/run/meta$i.pid"
 }
 
@@ -69,7 +89,7 @@ start_chunk() {
     alive "chunk$i" && return 0
     "$BIN/chunkfs-chunkserver" --listen "127.0.0.1:$((BASE + 9 + i))" --meta "$META_ADDRS" \
         --data-dir "$VAR/chunk$i" --cluster-id "$(cat "$VAR/cluster_id")" --domain "host$i" \
-        --secret-file "$SECRET" >>"$VAR/log/chunk$i.log" 2>&1 &
+        --secret-file "$SECRET" "${TLS_ARGS[@]}" >>"$VAR/log/chunk$i.log" 2>&1 &
     echo $! >"$VAR/run/chunk$i.pid"
 }
 
@@ -97,6 +117,9 @@ cmd_start() {
     if [ ! -f "$SECRET" ]; then
         (umask 077 && od -An -tx1 -N32 /dev/urandom | tr -d ' \n' >"$SECRET") ||
             die "cannot write $SECRET"
+    fi
+    if [ ${#TLS_ARGS[@]} -gt 0 ]; then
+        "$HERE/scripts/make-certs.sh" "$CERTS" >/dev/null || die "make-certs.sh failed"
     fi
     local id i
     id=$(cat "$VAR/cluster_id")
@@ -153,7 +176,9 @@ cmd_status() {
 }
 
 cmd_env() {
-    echo "export CHUNKFS_META=$META_ADDRS CHUNKFS_SECRET_FILE=$SECRET"
+    echo "export CHUNKFS_META=$META_ADDRS CHUNKFS_SECRET_FILE=$SECRET" \
+        "${CHUNKFS_TLS_CA:+CHUNKFS_TLS_CA=$CHUNKFS_TLS_CA}" \
+        "${CHUNKFS_TLS_CERT:+CHUNKFS_TLS_CERT=$CHUNKFS_TLS_CERT CHUNKFS_TLS_KEY=$CHUNKFS_TLS_KEY}"
 }
 
 cmd_demo() {

@@ -1,8 +1,10 @@
 #!/bin/bash
-# Cluster authentication (and, with TLS=1, TLS) against a real 1 metaserver + 2 chunkserver
-# cluster: put/get byte-equal; a client without the secret, or with a wrong one, is refused
-# with the exact message and exit status 1; a badly protected secret file is refused before
-# any call; chunkservers without the secret or of another cluster id never register.
+# Mutual TLS and cluster authentication on a real 3 metaserver + 2 chunkserver cluster
+# (certificates from scripts/make-certs.sh): put/get byte-equal over TLS (Raft, heartbeats,
+# chunk chains included); a client without the secret, or with a wrong one, is refused with
+# the exact message and exit status 1; a badly protected secret file is refused before any
+# call; a client without a certificate is refused by the TLS handshake; chunkservers without
+# the secret or of another cluster id never register.
 set -u
 source "$CHUNKFS_SRC/tests/lib/cluster.sh"
 cluster_setup
@@ -10,10 +12,20 @@ fail() {
     echo "FAIL: $*" >&2
     exit 1
 }
+command -v openssl >/dev/null || { echo "SKIP: openssl not installed"; exit 77; }
 
-start_cluster -m 1 -c 2 -s 1M -g 2 || fail "cluster start"
+CERTS=$CLUSTER_DIR/certs
+bash "$CHUNKFS_SRC/scripts/make-certs.sh" "$CERTS" >/dev/null || fail "make-certs.sh"
+export CFS_SECURITY_ARGS="--tls-ca $CERTS/ca.crt --tls-cert $CERTS/server.crt
+    --tls-key $CERTS/server.key --tls-client-auth require"
+export CHUNKFS_TLS_CA=$CERTS/ca.crt CHUNKFS_TLS_CERT=$CERTS/client.crt
+export CHUNKFS_TLS_KEY=$CERTS/client.key
+
+start_cluster -m 3 -c 2 -s 1M -g 2 || fail "cluster start"
 wait_healthy 60 || fail "cluster not healthy"
 [ -n "$CLUSTER_SECRET" ] || fail "cluster.sh made no secret"
+grep -q "TLS on with client certificates required" "$CLUSTER_DIR/log/meta1.log" ||
+    fail "metaserver 1 does not report TLS"
 
 # An authenticated client: bytes equal.
 head -c 2500000 /dev/urandom >"$CLUSTER_DIR/in.bin"
@@ -21,15 +33,14 @@ cfs put "$CLUSTER_DIR/in.bin" /in.bin || fail "put"
 cfs get /in.bin "$CLUSTER_DIR/out.bin" || fail "get"
 cmp "$CLUSTER_DIR/in.bin" "$CLUSTER_DIR/out.bin" || fail "bytes differ"
 
-# expect_refused LABEL WANT_MESSAGE CLI-ARGS...: exit status 1, the message on stderr, and
-# nothing created.
+# expect_refused LABEL WANT_REGEX CLI-ARGS...: exit status 1 and the message on stderr.
 expect_refused() {
     local label=$1 want=$2 rc
     shift 2
-    CHUNKFS_TIMEOUT_MS=10000 "$CFS_CLI_BIN" "$@" >"$CLUSTER_DIR/out.txt" 2>"$CLUSTER_DIR/err.txt"
+    CHUNKFS_TIMEOUT_MS=${CHUNKFS_TIMEOUT_MS:-10000} "$CFS_CLI_BIN" "$@" >"$CLUSTER_DIR/out.txt" 2>"$CLUSTER_DIR/err.txt"
     rc=$?
     [ $rc = 1 ] || fail "$label: exit status $rc, want 1 ($(cat "$CLUSTER_DIR/err.txt"))"
-    grep -qF -- "$want" "$CLUSTER_DIR/err.txt" ||
+    grep -qE -- "$want" "$CLUSTER_DIR/err.txt" ||
         fail "$label: stderr lacks '$want': $(cat "$CLUSTER_DIR/err.txt")"
 }
 AUTH_MSG="chunkfs: put: /refused.bin: Authentication failed: no or wrong cluster secret"
@@ -49,6 +60,19 @@ expect_refused "missing secret" "does not exist" --secret-file "$CLUSTER_DIR/nop
 # The refusals were logged by the metaserver, and nothing was created.
 grep -q "authentication failed: /chunkfs.MetaService/Call from" "$CLUSTER_DIR/log/meta1.log" ||
     fail "no refusal line in the metaserver log"
+cfs stat /refused.bin >/dev/null 2>&1 && fail "a refused client created a file"
+
+UNREACHABLE="chunkfs: [a-z]+: [^:]+: (Connection timed out|Transport endpoint is not connected)"
+# Mutual TLS: a client with the secret and the CA but no certificate fails the handshake (the
+# servers look unreachable to it: its calls time out) and the server logs why.
+(unset CHUNKFS_TLS_CERT CHUNKFS_TLS_KEY && CHUNKFS_TIMEOUT_MS=3000 &&
+    expect_refused "no client certificate" "$UNREACHABLE" put "$CLUSTER_DIR/in.bin" /refused.bin) ||
+    exit 1
+grep -q "peer did not return a certificate" "$CLUSTER_DIR"/log/meta*.log ||
+    fail "no handshake refusal in the metaserver logs"
+# A plaintext client is refused too.
+(unset CHUNKFS_TLS_CA CHUNKFS_TLS_CERT CHUNKFS_TLS_KEY && CHUNKFS_TIMEOUT_MS=3000 &&
+    expect_refused "plaintext client" "$UNREACHABLE" ls /) || exit 1
 cfs stat /refused.bin >/dev/null 2>&1 && fail "a refused client created a file"
 
 # Chunkservers: one without the secret, one of another cluster. Neither registers.
