@@ -234,6 +234,19 @@ static int check_pair(const char *cert_pem, const char *key_pem, const char *cer
     return rc;
 }
 
+/* The CA file must hold at least one certificate (a key there would only fail later, in
+ * every handshake). */
+static int check_ca(const char *ca_pem, const char *ca_file, char *err, size_t errlen)
+{
+    BIO *b = BIO_new_mem_buf(ca_pem, -1);
+    X509 *x = b ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
+    int rc = x ? 0 : tls_err(err, errlen, "TLS CA %s: no certificate in it", ca_file);
+    ERR_clear_error();
+    X509_free(x);
+    BIO_free(b);
+    return rc;
+}
+
 static void free_pem(char **p)
 {
     if (*p) OPENSSL_cleanse(*p, strlen(*p));
@@ -255,6 +268,7 @@ int rpc_set_tls(const rpc_tls_config *cfg, char *err, size_t errlen)
         if (!cfg->cert_file != !cfg->key_file)
             return tls_err(err, errlen, "TLS: --tls-cert and --tls-key go together");
         int rc = read_pem("TLS CA", cfg->ca_file, &ca, err, errlen);
+        if (rc == 0) rc = check_ca(ca, cfg->ca_file, err, errlen);
         if (rc == 0 && cfg->cert_file)
             rc = read_pem("TLS certificate", cfg->cert_file, &cert, err, errlen);
         if (rc == 0 && cfg->key_file) rc = read_pem("TLS key", cfg->key_file, &key, err, errlen);
