@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define NOW 1765000000000LL /* a fixed "now" in ms */
 #define M "/chunkfs.MetaService/Call"
@@ -272,6 +273,45 @@ START_TEST(test_authenticated_calls)
 }
 END_TEST
 
+/* Writes text to a fresh temp file; returns its path (static buffer per slot). */
+static const char *temp_file(int slot, const char *text)
+{
+    static char paths[2][256];
+    const char *tmp = getenv("TMPDIR");
+    snprintf(paths[slot], sizeof paths[slot], "%s/cfs-tls-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    int fd = mkstemp(paths[slot]);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+    return paths[slot];
+}
+
+START_TEST(test_tls_config_refused)
+{
+    char err[512] = "";
+    rpc_tls_config c = {"/nonexistent/ca.crt", NULL, NULL, 0};
+    ck_assert_int_eq(rpc_set_tls(&c, err, sizeof err), -ENOENT);
+    ck_assert_ptr_nonnull(strstr(err, "/nonexistent/ca.crt"));
+    const char *junk = temp_file(0, "not a certificate\n");
+    c.ca_file = junk;
+    ck_assert_int_eq(rpc_set_tls(&c, err, sizeof err), -EINVAL);
+    ck_assert_ptr_nonnull(strstr(err, "not a PEM file"));
+    const char *fake =
+        temp_file(1, "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n");
+    c.ca_file = fake;
+    ck_assert_int_eq(rpc_set_tls(&c, err, sizeof err), -EINVAL);
+    ck_assert_ptr_nonnull(strstr(err, "no certificate in it"));
+    c.cert_file = fake; /* a certificate without its key */
+    ck_assert_int_eq(rpc_set_tls(&c, err, sizeof err), -EINVAL);
+    ck_assert_ptr_nonnull(strstr(err, "go together"));
+    rpc_tls_config none = {NULL, NULL, NULL, 0};
+    ck_assert_int_eq(rpc_set_tls(&none, err, sizeof err), -EINVAL);
+    ck_assert_int_eq(rpc_set_tls(NULL, err, sizeof err), 0);
+    unlink(junk);
+    unlink(fake);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("rpc_auth");
@@ -282,6 +322,7 @@ int main(void)
     tcase_add_test(tc, test_replay_cache);
     tcase_add_test(tc, test_glue_replay_and_wrong_secret);
     tcase_add_test(tc, test_authenticated_calls);
+    tcase_add_test(tc, test_tls_config_refused);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
