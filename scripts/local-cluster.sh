@@ -18,7 +18,8 @@
 # every server, the CLI and the mount (CHUNKFS_SECRET_FILE; `env` prints it too).
 # CHUNKFS_TLS=1: TLS on every connection, with a test CA and certificates made once by
 # scripts/make-certs.sh in $CHUNKFS_VAR/certs (clients get CHUNKFS_TLS_CA); CHUNKFS_TLS=mutual:
-# servers also require client certificates (clients get CHUNKFS_TLS_CERT/KEY).
+# servers also require client certificates (clients get CHUNKFS_TLS_CERT/KEY). The mode of the
+# last `start` is remembered in $CHUNKFS_VAR/tls_mode for the other commands.
 set -u
 
 HERE=$(cd "$(dirname "$0")/.." && pwd)
@@ -40,7 +41,9 @@ SECRET="$VAR/secret"
 export CHUNKFS_SECRET_FILE=$SECRET
 CERTS="$VAR/certs"
 TLS_ARGS=()
-case "${CHUNKFS_TLS:-0}" in
+if [ -z "${CHUNKFS_TLS:-}" ] && [ -f "$VAR/tls_mode" ]; then CHUNKFS_TLS=$(cat "$VAR/tls_mode"); fi
+CHUNKFS_TLS=${CHUNKFS_TLS:-0}
+case "$CHUNKFS_TLS" in
 0) ;;
 1 | mutual)
     TLS_ARGS=(--tls-ca "$CERTS/ca.crt" --tls-cert "$CERTS/server.crt" --tls-key "$CERTS/server.key")
@@ -121,6 +124,7 @@ cmd_start() {
     if [ ${#TLS_ARGS[@]} -gt 0 ]; then
         "$HERE/scripts/make-certs.sh" "$CERTS" >/dev/null || die "make-certs.sh failed"
     fi
+    echo "$CHUNKFS_TLS" >"$VAR/tls_mode"
     local id i
     id=$(cat "$VAR/cluster_id")
     for i in 1 2 3; do
