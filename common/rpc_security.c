@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <unistd.h>
 
 #include "common/errors.h"
 #include "common/log.h"
@@ -94,6 +95,10 @@ int rpc_auth_md_make(const char *method, grpc_metadata *md)
     uint8_t nonce[RPC_AUTH_NONCE_LEN];
     uint64_t ctr = atomic_fetch_add(&g_nonce_counter, 1);
     memcpy(nonce, g_nonce_prefix, 8);
+    /* The pid keeps a forked child (same prefix and counter) from repeating its parent's. */
+    uint32_t pid = (uint32_t)getpid();
+    for (int i = 0; i < 4; i++)
+        nonce[i] ^= (uint8_t)(pid >> (8 * i));
     memcpy(nonce + 8, &ctr, 8);
     char proof[RPC_AUTH_PROOF_MAX];
     int n = rpc_auth_make(&k, method, cfs_real_ns() / 1000000, nonce, proof, sizeof proof);
