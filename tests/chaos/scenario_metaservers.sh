@@ -8,7 +8,7 @@
 #             write; reads and writes sent straight to the minority fail, never return data;
 #             after healing it catches up to the same applied index and its refused write
 #             never appears.
-#   all_meta: every metaserver killed -9 at once under load, twice; restarted, the cluster
+#   all_meta: every metaserver killed -9 at once under load; restarted, the cluster
 #             serves again (a new copy in and out).
 # Promise checked at the end: nothing acknowledged lost or corrupted (chaos_workload check
 # over every history, CLI copies also by `chunkfs get` + cmp).
@@ -50,6 +50,13 @@ new_leader() {
     return 1
 }
 
+# probe I ARGS: one call straight to metaserver I, no redirect (exit 0 = it answered).
+probe() {
+    local i=$1
+    shift
+    nn_client 1 "$WL_BIN" probe --addr "${META_ADDR[$i]}" --timeout-ms 2000 "$@"
+}
+
 section_leader() {
     local kind l n
     for kind in kill freeze isolate; do
@@ -63,10 +70,24 @@ section_leader() {
             nn_start_meta "$l" || exit 1
             ;;
         freeze)
+            # /fz changes while the old leader is frozen; once thawed, that leader must not
+            # answer a read with the old /fz (a leader lease must not outlive the pause).
+            head -c 1000 /dev/urandom >"$W/fz1"
+            ncfs put -f "$W/fz1" /fz >/dev/null || fail "put /fz"
             nn_log "leader: SIGSTOP leader m$l until another is elected"
             nn_freeze "m$l"
             n=$(new_leader "$l") || { nn_thaw "m$l"; fail "no new leader while frozen"; }
+            head -c 2000 /dev/urandom >"$W/fz2"
+            ncfs put -f "$W/fz2" /fz >/dev/null || { nn_thaw "m$l"; fail "put /fz during the freeze"; }
             nn_thaw "m$l"
+            local k out
+            for k in 1 2 3 4 5 6 7 8 9 10; do
+                out=$(probe "$l" --path /fz --timeout-ms 1000)
+                if grep -q "err=0 " <<<"$out" && ! grep -q "size=2000 " <<<"$out"; then
+                    fail "stale read from thawed old leader m$l: $out"
+                fi
+            done
+            nn_log "leader: thawed m$l served no stale read ($out)"
             ;;
         isolate)
             nn_log "leader: leader m$l's link down"
@@ -79,12 +100,6 @@ section_leader() {
     done
 }
 
-# probe I ARGS: one call straight to metaserver I, no redirect (exit 0 = it answered).
-probe() {
-    local i=$1
-    shift
-    nn_client 1 "$WL_BIN" probe --addr "${META_ADDR[$i]}" --timeout-ms 2000 "$@"
-}
 
 # A refusal by a minority: not the leader, or no answer in time (a deposed leader waiting for
 # a quorum). Anything else (say an authentication error) would make the check vacuous.
@@ -133,7 +148,7 @@ section_minority() {
 
 section_all_meta() {
     local k
-    for k in 1 2; do
+    for k in 1; do
         sleep 2
         nn_log "all_meta: kill -9 every metaserver"
         nn_kill_all_meta
