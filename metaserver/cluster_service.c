@@ -7,11 +7,14 @@
 
 #include "common/errors.h"
 #include "common/log.h"
+#include "common/pb_strings.h"
 #include "common/time_util.h"
 #include "metaserver/meta_cmd.h"
 #include "metaserver/meta_server_internal.h"
 
 #define MAX_DELETES_PER_BEAT 1000
+/* Replicas one ReportChunks call may carry (chunkservers send 10000 by default). */
+#define REPORT_MAX_REPLICAS 100000
 #define MAX_REPLICATES_PER_BEAT 16
 
 /* Every ClusterService response starts with (err, errmsg, leader_hint) as fields 1..3; the
@@ -40,6 +43,11 @@ int cluster_service_register(void *arg, const char *peer, const uint8_t *buf, si
     meta_server *ms = arg;
     Chunkfs__RegisterReq *req = chunkfs__register_req__unpack(NULL, buf_len, buf);
     if (!req) return register_reply(-EINVAL, "malformed RegisterReq", NULL, 0, out, len);
+    if (cfs_pb_check_strings(&chunkfs__register_req__descriptor, buf, buf_len) != 0) {
+        chunkfs__register_req__free_unpacked(req, NULL);
+        return register_reply(-EINVAL, "an address, domain or cluster id holds a NUL byte", NULL, 0,
+                              out, len);
+    }
     int rc;
     if (strcmp(req->cluster_id ? req->cluster_id : "", ms->params.cluster_id) != 0) {
         LOG_WARN_KV("chunkserver refused: wrong cluster id",
@@ -230,6 +238,14 @@ int cluster_service_report(void *arg, const char *peer, const uint8_t *buf, size
     (void)peer;
     Chunkfs__ChunkReportReq *req = chunkfs__chunk_report_req__unpack(NULL, buf_len, buf);
     if (!req) return report_reply(-EINVAL, "malformed ChunkReportReq", NULL, out, len);
+    if (req->n_chunks > REPORT_MAX_REPLICAS) {
+        /* The registry lock is held for the whole batch: keep a batch short. */
+        LOG_WARN("chunkserver %llu: report of %zu replicas refused (at most %d per call)",
+                 (unsigned long long)req->server_id, req->n_chunks, REPORT_MAX_REPLICAS);
+        chunkfs__chunk_report_req__free_unpacked(req, NULL);
+        return report_reply(-E2BIG, "too many replicas in one report: send them in batches", NULL,
+                            out, len);
+    }
     ms_role role = ms_role_now(ms);
     int err = 0;
     size_t bad = 0;

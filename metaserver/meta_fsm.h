@@ -35,7 +35,8 @@ typedef struct meta_fsm meta_fsm;
 #define META_FSM_SYMLINK_MAX 4095
 #define META_FSM_XATTR_NAME_MAX 255
 #define META_FSM_XATTR_VALUE_MAX 65536
-#define META_FSM_READDIR_MAX 10000 /* entries per readdir page (max 0 means this) */
+#define META_FSM_READDIR_MAX 10000   /* entries per readdir page (max 0 means this) */
+#define META_FSM_GET_CHUNKS_MAX 4096 /* chunk indexes one get_chunks covers (count 0: this) */
 #define META_FSM_MAX_GOAL 16
 #define META_FSM_LINK_MAX 65000
 

@@ -202,6 +202,18 @@ int mf_op_rmdir(struct mf_ctx *c, const Chunkfs__RmdirReq *r, Chunkfs__MetaRespo
     return mf_inode_free(c->fsm, in);
 }
 
+/* Linux's protected_hardlinks (on by default in distributions): linking a file one does not
+ * own needs read and write access to it, and it must be a regular file without setuid or
+ * setgid-exec, so nobody can pin another user's file or a privileged binary in a place
+ * they control (a sticky /tmp) after its owner removed or replaced it. */
+static int may_hardlink(const Chunkfs__Cred *cred, const struct mf_inode *in)
+{
+    if (mf_is_owner_or_root(cred, in)) return 0;
+    bool safe = in->type == MF_FILE && !(in->mode & 04000) && (in->mode & 02010) != 02010 &&
+                mf_access(cred, in, MF_R | MF_W) == 0;
+    return safe ? 0 : -EPERM;
+}
+
 int mf_op_link(struct mf_ctx *c, const Chunkfs__LinkReq *r, Chunkfs__MetaResponse *resp)
 {
     struct mf_inode *in = mf_iget(c->fsm, r->ino);
@@ -211,6 +223,8 @@ int mf_op_link(struct mf_ctx *c, const Chunkfs__LinkReq *r, Chunkfs__MetaRespons
     int rc = prep_new_entry(c, r->new_parent, r->new_name, &dir, &len);
     if (rc) return rc;
     if (in->type == MF_DIR) return -EPERM;
+    rc = may_hardlink(c->cred, in);
+    if (rc) return rc;
     if (in->nlink >= META_FSM_LINK_MAX) return -EMLINK;
     if (mf_dir_add(c->fsm, dir, r->new_name, len, in->ino) != 0) return -ENOMEM;
     in->nlink++;

@@ -216,9 +216,13 @@ int mf_read_dispatch(const struct mf_ctx *c, const Chunkfs__MetaRequest *req,
     case CHUNKFS__META_REQUEST__OP_OPEN:
         /* Read-only open changes nothing; mf_op_open refuses writes when c->cmd is NULL. */
         return mf_op_open((struct mf_ctx *)c, req->open, resp);
-    case CHUNKFS__META_REQUEST__OP_GET_CHUNKS:
-        return mf_read_chunks(c, req->get_chunks->ino, req->get_chunks->first,
-                              req->get_chunks->count, true, resp);
+    case CHUNKFS__META_REQUEST__OP_GET_CHUNKS: {
+        /* Bounded, so a reply of a huge file stays far below the message size limit:
+         * clients page through with `first`. */
+        uint32_t count = req->get_chunks->count;
+        if (count == 0 || count > META_FSM_GET_CHUNKS_MAX) count = META_FSM_GET_CHUNKS_MAX;
+        return mf_read_chunks(c, req->get_chunks->ino, req->get_chunks->first, count, true, resp);
+    }
     case CHUNKFS__META_REQUEST__OP_FILE_INFO:
         return mf_read_chunks(c, req->file_info->ino, 0, 0, false, resp);
     default:

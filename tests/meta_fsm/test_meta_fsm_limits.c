@@ -193,6 +193,61 @@ START_TEST(t_open_cap)
 }
 END_TEST
 
+START_TEST(t_protected_hardlinks)
+{
+    uint64_t tmp, ro, rw, suid, mine, ln;
+    ck_assert_int_eq(th_mkdir(ROOT, "tmp", 01777, &tmp), 0);
+    ck_assert_int_eq(th_create(ROOT, "ro", 0644, &ro), 0);
+    ck_assert_int_eq(th_create(ROOT, "rw", 0666, &rw), 0);
+    ck_assert_int_eq(th_create(ROOT, "suid", 04777, &suid), 0);
+    ck_assert_int_eq(th_symlink(ROOT, "ln", "ro", &ln), 0);
+    static const uint32_t none[1] = {0};
+    th_as(1000, 100, 0, none);
+    ck_assert_int_eq(th_create(tmp, "mine", 0600, &mine), 0);
+    /* another user's file needs read and write access to be linked */
+    ck_assert_int_eq(th_link(ro, tmp, "pinned"), -EPERM);
+    ck_assert_int_eq(th_link(suid, tmp, "pinned"), -EPERM); /* setuid: never */
+    ck_assert_int_eq(th_link(ln, tmp, "pinned"), -EPERM);   /* not a regular file */
+    ck_assert_int_eq(th_lookup(tmp, "pinned", NULL), -ENOENT);
+    ck_assert_int_eq(th_link(rw, tmp, "rw2"), 0);
+    ck_assert_int_eq(th_link(mine, tmp, "mine2"), 0); /* own files: always */
+    th_root();
+    ck_assert_int_eq(th_link(ro, tmp, "by-root"), 0);
+}
+END_TEST
+
+START_TEST(t_get_chunks_bounded)
+{
+    ck_assert_int_eq(th_format("c1", 1, 1ull << 20), 0);
+    uint64_t f, lease, id, ver, base;
+    ck_assert_int_eq(th_create_full(ROOT, "f", 0644, 1, 0, 1, &f, &lease), 0);
+    ck_assert_int_eq(th_alloc(f, lease, 0, &id, &ver, &base), 0);
+    ck_assert_int_eq(th_alloc(f, lease, META_FSM_GET_CHUNKS_MAX, &id, &ver, &base), 0);
+    Chunkfs__GetChunksReq g = CHUNKFS__GET_CHUNKS_REQ__INIT;
+    g.ino = f;
+    Chunkfs__MetaRequest req = CHUNKFS__META_REQUEST__INIT;
+    req.op_case = CHUNKFS__META_REQUEST__OP_GET_CHUNKS;
+    req.get_chunks = &g;
+    /* count 0 ("to the end") and counts over the bound cover META_FSM_GET_CHUNKS_MAX indexes */
+    uint32_t counts[2] = {0, UINT32_MAX};
+    for (int i = 0; i < 2; i++) {
+        g.count = counts[i];
+        Chunkfs__MetaResponse *r = th_run(&req);
+        ck_assert_int_eq(r->err, 0);
+        ck_assert_uint_eq(r->chunks->n_chunks, 1);
+        ck_assert_uint_eq(r->chunks->chunks[0]->index, 0);
+        chunkfs__meta_response__free_unpacked(r, NULL);
+    }
+    g.first = META_FSM_GET_CHUNKS_MAX; /* the next page */
+    g.count = 0;
+    Chunkfs__MetaResponse *r = th_run(&req);
+    ck_assert_int_eq(r->err, 0);
+    ck_assert_uint_eq(r->chunks->n_chunks, 1);
+    ck_assert_uint_eq(r->chunks->chunks[0]->index, META_FSM_GET_CHUNKS_MAX);
+    chunkfs__meta_response__free_unpacked(r, NULL);
+}
+END_TEST
+
 static Suite *limits_suite(void)
 {
     Suite *s = suite_create("meta_fsm_limits");
@@ -203,6 +258,8 @@ static Suite *limits_suite(void)
     tcase_add_test(tc, t_ids_and_sizes);
     tcase_add_test(tc, t_sticky_dir_xattrs);
     tcase_add_test(tc, t_open_cap);
+    tcase_add_test(tc, t_protected_hardlinks);
+    tcase_add_test(tc, t_get_chunks_bounded);
     suite_add_tcase(s, tc);
     return s;
 }

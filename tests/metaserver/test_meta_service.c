@@ -721,6 +721,42 @@ START_TEST(malformed_requests)
                      0);
     ck_assert_int_eq(((Chunkfs__ChunkReportResp *)m)->err, -ENOENT);
     protobuf_c_message_free_unpacked(m, NULL);
+    /* a report batch over 100000 replicas is refused as a whole */
+    size_t n = 100001;
+    Chunkfs__ChunkReplica *reps = calloc(n, sizeof(*reps));
+    Chunkfs__ChunkReplica **ptrs = calloc(n, sizeof(*ptrs));
+    ck_assert(reps && ptrs);
+    for (size_t i = 0; i < n; i++) {
+        reps[i] = replica(i + 1, 1, 0);
+        ptrs[i] = &reps[i];
+    }
+    rq.n_chunks = n;
+    rq.chunks = ptrs;
+    ck_assert_int_eq(call_pb("/chunkfs.ClusterService/ReportChunks", &rq.base,
+                             &chunkfs__chunk_report_resp__descriptor, &m),
+                     0);
+    ck_assert_int_eq(((Chunkfs__ChunkReportResp *)m)->err, -E2BIG);
+    protobuf_c_message_free_unpacked(m, NULL);
+    free(reps);
+    free(ptrs);
+    /* a registration whose address holds a NUL byte */
+    Chunkfs__RegisterReq q = CHUNKFS__REGISTER_REQ__INIT;
+    q.cluster_id = (char *)"";
+    q.address = (char *)"127.0.0.1:9X";
+    uint8_t *buf;
+    size_t len;
+    ck_assert_int_eq(rpc_pack(&q.base, &buf, &len), 0);
+    *(uint8_t *)memchr(buf, 'X', len) = 0;
+    uint8_t *resp = NULL;
+    size_t rlen = 0;
+    ck_assert_int_eq(
+        rpc_unary(addr, "/chunkfs.ClusterService/RegisterServer", buf, len, 5000, &resp, &rlen), 0);
+    Chunkfs__RegisterResp *rr = chunkfs__register_resp__unpack(NULL, rlen, resp);
+    ck_assert_ptr_nonnull(rr);
+    ck_assert_int_eq(rr->err, -EINVAL);
+    chunkfs__register_resp__free_unpacked(rr, NULL);
+    free(resp);
+    free(buf);
     /* the server still works */
     (void)make_dir("e");
 }
