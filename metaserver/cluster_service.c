@@ -161,6 +161,7 @@ int cluster_service_heartbeat(void *arg, const char *peer, const uint8_t *buf, s
             LOG_WARN_KV("corrupt replica reported; deleting it",
                         "server=%llu chunk=%llu version=%llu", (unsigned long long)req->server_id,
                         (unsigned long long)c->chunk_id, (unsigned long long)c->version);
+            registry_repair_cancel(ms->reg, c->chunk_id);
             err = registry_queue_delete(ms->reg, req->server_id, c->chunk_id, c->version);
         }
         if (!err) {

@@ -707,6 +707,7 @@ static int serve_report_bad(meta_server *ms, const Chunkfs__MetaRequest *req, ui
     bool leader = ms_soft_enter(ms, ms_role_now(ms));
     if (leader) {
         registry_remove_replica(ms->reg, b->server_id, b->chunk_id);
+        registry_repair_cancel(ms->reg, b->chunk_id);
         ms->corrupt_reports++;
     }
     pthread_mutex_unlock(&ms->soft_lock);

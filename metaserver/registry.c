@@ -613,6 +613,12 @@ bool registry_repair_pending(const registry *r, uint64_t chunk_id, int64_t now_m
     return false;
 }
 
+void registry_repair_cancel(registry *r, uint64_t chunk_id)
+{
+    for (size_t i = 0; i < REG_REPAIRS; i++)
+        if (r->repairs[i].chunk_id == chunk_id) r->repairs[i] = (repair){0};
+}
+
 uint64_t registry_repairs_done(const registry *r)
 {
     return r->repairs_done;

@@ -160,6 +160,10 @@ size_t registry_repairs_inflight(const registry *r, uint64_t target, int64_t now
 /* True while a repair of chunk_id younger than timeout_ms runs (its copy is not reported). */
 bool registry_repair_pending(const registry *r, uint64_t chunk_id, int64_t now_ms,
                              int64_t timeout_ms);
+/* Forgets the repair of chunk_id in flight, if any: a replica of the chunk was found corrupt,
+ * and it may be the one that copy reads from (that copy then fails without a report, and the
+ * chunk would wait out the timeout). The next round schedules a copy afresh. */
+void registry_repair_cancel(registry *r, uint64_t chunk_id);
 /* Tracked repairs confirmed by their target's report since this registry was created. */
 uint64_t registry_repairs_done(const registry *r);
 

@@ -262,6 +262,12 @@ START_TEST(replicate_queue_and_repairs)
         registry_repair_begin(r, c, 2000, 500);
     ck_assert(!registry_repair_begin(r, 5, 2100, 500));
     ck_assert(registry_repair_begin(r, 5, 2600, 500));
+    /* a cancelled repair (its source went corrupt) may start again at once */
+    ck_assert(registry_repair_pending(r, 5, 2700, 500));
+    registry_repair_cancel(r, 5);
+    ck_assert(!registry_repair_pending(r, 5, 2700, 500));
+    ck_assert(registry_repair_begin(r, 5, 2700, 500));
+    ck_assert(registry_repair_pending(r, 5, 2700, 500));
     registry_destroy(r);
 }
 END_TEST
