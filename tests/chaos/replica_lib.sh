@@ -1,9 +1,10 @@
 #!/bin/bash
 # Replica-level helpers for the data-path chaos scenarios (chunkservers, corruption, full
-# disk, dead clients), on a cluster started by tests/lib/netns.sh (source that first).
+# disk, dead clients), on a cluster started by tests/lib/netns.sh. Sourcing this file
+# sources tests/lib/netns.sh and tests/chaos/workload.sh too.
 #
-#   rl_setup                  nn_setup + wl_require; SEED from CHAOS_SEED (else the clock)
-#                             seeds RANDOM and is logged
+#   rl_setup [fuse]           nn_setup + wl_require (+ skip, 77, without FUSE); SEED from
+#                             CHAOS_SEED (else the clock) seeds RANDOM and is logged
 #   rl_chunks PATH            one line per chunk of PATH: "INDEX ID VERSION LENGTH NREPLICAS"
 #   rl_replicas PATH INDEX    the replica addresses of chunk INDEX, one a line
 #   rl_wait_replicas PATH N T until every chunk of PATH lists N live replicas (T seconds)
@@ -18,9 +19,16 @@
 #   rl_fail MSG               logs "FAIL: MSG" and exits 1 (the harness cleans up); with
 #                             CHAOS_KEEP_LOGS=DIR set, the cluster's logs are copied there
 
+source "$CHUNKFS_SRC/tests/lib/netns.sh"
+source "$CHUNKFS_SRC/tests/chaos/workload.sh"
+
 rl_setup() {
     nn_setup
     wl_require
+    if [ "${1:-}" = fuse ] && ! { [ -c /dev/fuse ] && command -v fusermount3 >/dev/null 2>&1; }; then
+        echo "SKIP: no FUSE here" >&2
+        exit 77
+    fi
     SEED=${CHAOS_SEED:-$(date +%s)}
     RANDOM=$SEED
     nn_log "seed $SEED"

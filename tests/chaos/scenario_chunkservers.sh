@@ -14,11 +14,8 @@
 #      read never returns the old bytes; the metaserver replaces the stale replicas, after
 #      which that server alone serves the new bytes.
 set -u
-source "$CHUNKFS_SRC/tests/lib/netns.sh"
-source "$CHUNKFS_SRC/tests/chaos/workload.sh"
 source "$CHUNKFS_SRC/tests/chaos/replica_lib.sh"
-rl_setup
-[ -c /dev/fuse ] && command -v fusermount3 >/dev/null 2>&1 || { echo "SKIP: no FUSE" >&2; exit 77; }
+rl_setup fuse
 export CFS_DEAD_MS=4000
 export CFS_META_ARGS="--gc-grace-ms 1000"
 nn_start_cluster -m 3 -c 3 -k 1 -s 1M -g 3 || exit 1

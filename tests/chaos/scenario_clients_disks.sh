@@ -12,11 +12,8 @@
 #      put fails with exit status 1 and "No space left on device", a write + fsync through
 #      FUSE fails with ENOSPC; nothing written earlier is harmed. Space freed: writes work.
 set -u
-source "$CHUNKFS_SRC/tests/lib/netns.sh"
-source "$CHUNKFS_SRC/tests/chaos/workload.sh"
 source "$CHUNKFS_SRC/tests/chaos/replica_lib.sh"
-rl_setup
-[ -c /dev/fuse ] && command -v fusermount3 >/dev/null 2>&1 || { echo "SKIP: no FUSE" >&2; exit 77; }
+rl_setup fuse
 export CFS_LEASE_MS=3000 CFS_DEAD_MS=3000
 nn_start_cluster -m 3 -c 3 -k 1 -s 1M -g 2 -d 40M || exit 1
 nn_wait_healthy 60 || exit 1
