@@ -59,8 +59,7 @@ static void *sender(void *arg)
         w->count--;
         pthread_cond_broadcast(&w->cv);
         pthread_mutex_unlock(&w->mu);
-        int rc = rpc_stream_send(w->st, it.buf, it.len);
-        free(it.buf);
+        int rc = rpc_stream_send_owned(w->st, it.buf, it.len);
         if (rc < 0) {
             pthread_mutex_lock(&w->mu);
             w->send_err = rc;

@@ -57,8 +57,7 @@ int chunk_client_write(const char *addr, const char *const *chain, size_t nchain
         size_t len;
         send_err = rpc_pack(&req.base, &buf, &len);
         if (send_err == 0) {
-            send_err = rpc_stream_send(st, buf, len);
-            free(buf);
+            send_err = rpc_stream_send_owned(st, buf, len);
         }
         if (send_err < 0 || n == 0)
             break; /* a broken send: the server's final reply (if any) tells why */

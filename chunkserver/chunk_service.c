@@ -314,9 +314,7 @@ static int send_read_resp(rpc_call *call, int err, uint64_t off, const uint8_t *
     size_t len;
     int rc = rpc_pack(&resp.base, &buf, &len);
     if (rc < 0) return rc;
-    rc = rpc_call_send(call, buf, len);
-    free(buf);
-    return rc;
+    return rpc_call_send_owned(call, buf, len);
 }
 
 static int read_stream(chunk_service *svc, rpc_call *call)

@@ -53,33 +53,105 @@ static void digest_final(digest *d)
     d->md = NULL;
 }
 
-/* ------------------------------------------------------------------ ordered parallel read */
+/* ------------------------------------------------------------------ ordered pipelined read */
+
+/* Source of a copy: a local fd (read to its end) or a cluster file (read up to `size`). */
+typedef struct copy_src {
+    int fd;            /* >= 0: local */
+    cfs_file *remote;  /* else */
+    uint64_t size;     /* total; for a local fd only for progress, 0 when unknown (stdin) */
+    const char *label; /* for messages */
+} copy_src;
 
 typedef int (*sink_fn)(void *arg, const uint8_t *buf, size_t len);
 
 typedef struct read_slot {
     uint8_t *buf;
     int64_t block; /* block held, -1 when free */
-    bool ready;
+    bool ready;    /* filled (or failed: err) */
+    bool hashed;   /* the digest thread is done with it (or there is no digest) */
+    bool sunk;     /* the sink is done with it */
     size_t len;
     int err;
 } read_slot;
 
 typedef struct preader {
-    cfs_file *f;
-    uint64_t size;
-    uint64_t nblocks;
+    const copy_src *src;
+    uint64_t nblocks; /* UINT64_MAX until a local source reaches its end */
     pthread_mutex_t mu;
     pthread_cond_t cv;
     uint64_t next_block;
     bool stop;
     int nslots;
     read_slot *slots;
+    digest *d; /* fed in file order by its own thread; NULL: no digest */
 } preader;
+
+/* Fills buf with block b of the source. *len = bytes read; *eof when a local source ended. */
+static int fill_block(const copy_src *src, uint64_t b, uint8_t *buf, size_t *len, bool *eof)
+{
+    size_t got = 0;
+    int err = 0;
+    *eof = false;
+    if (!src->remote) {
+        /* Whole blocks, so the cluster sees large sequential writes. */
+        while (got < IO_BLOCK) {
+            /* Wait in short slices: the interrupt flag may be set by a signal delivered to
+             * another thread, which would not wake a blocked read() on a pipe. */
+            struct pollfd pfd = {.fd = src->fd, .events = POLLIN};
+            if (cli_interrupted) {
+                err = -EINTR;
+                break;
+            }
+            int pr = poll(&pfd, 1, 200);
+            if (pr == 0 || (pr < 0 && errno == EINTR)) continue;
+            ssize_t n = read(src->fd, buf + got, IO_BLOCK - got);
+            if (n < 0 && errno == EINTR) continue;
+            if (n < 0) {
+                err = -errno;
+                break;
+            }
+            if (n == 0) {
+                *eof = true;
+                break;
+            }
+            got += (size_t)n;
+        }
+        *len = got;
+        return err;
+    }
+    uint64_t off = b * IO_BLOCK;
+    size_t want = src->size - off < IO_BLOCK ? (size_t)(src->size - off) : IO_BLOCK;
+    while (got < want) {
+        ssize_t n = cfs_pread(src->remote, buf + got, want - got, off + got);
+        if (n < 0) {
+            err = (int)n;
+            break;
+        }
+        if (n == 0) {
+            err = -EIO; /* the file shrank while we copied it */
+            break;
+        }
+        got += (size_t)n;
+    }
+    *len = got;
+    return err;
+}
+
+/* A slot is reusable once both the sink and the digest thread are done with it. */
+static void release_if_done(preader *p, read_slot *s)
+{
+    if (s->hashed && s->sunk) {
+        s->block = -1;
+        s->ready = false;
+    }
+    pthread_cond_broadcast(&p->cv);
+}
 
 static void *preader_worker(void *arg)
 {
     preader *p = arg;
+    bool local = !p->src->remote;
     pthread_mutex_lock(&p->mu);
     while (!p->stop && p->next_block < p->nblocks) {
         uint64_t b = p->next_block++;
@@ -89,25 +161,21 @@ static void *preader_worker(void *arg)
         if (p->stop) break;
         s->block = (int64_t)b;
         s->ready = false;
+        s->hashed = p->d == NULL;
+        s->sunk = false;
         pthread_mutex_unlock(&p->mu);
-        uint64_t off = b * IO_BLOCK;
-        size_t want = p->size - off < IO_BLOCK ? (size_t)(p->size - off) : IO_BLOCK;
-        size_t got = 0;
-        int err = 0;
-        while (got < want) {
-            ssize_t n = cfs_pread(p->f, s->buf + got, want - got, off + got);
-            if (n < 0) {
-                err = (int)n;
-                break;
-            }
-            if (n == 0) {
-                err = -EIO; /* the file shrank while we copied it */
-                break;
-            }
-            got += (size_t)n;
-        }
+        size_t len = 0;
+        bool eof;
+        int err = fill_block(p->src, b, s->buf, &len, &eof);
         pthread_mutex_lock(&p->mu);
-        s->len = got;
+        if (local && err == 0 && len == 0 && eof) {
+            p->nblocks = b; /* nothing more: this block does not exist */
+            s->block = -1;
+            pthread_cond_broadcast(&p->cv);
+            break;
+        }
+        if (local && (eof || err < 0)) p->nblocks = b + 1;
+        s->len = len;
         s->err = err;
         s->ready = true;
         pthread_cond_broadcast(&p->cv);
@@ -116,16 +184,38 @@ static void *preader_worker(void *arg)
     return NULL;
 }
 
-/* Reads [0, size) of f with READ_THREADS parallel readers and hands the bytes to `sink` in
- * file order. */
-static int read_ordered(cfs_file *f, uint64_t size, sink_fn sink, void *arg)
+/* Feeds every block to the digest in file order, beside the sink (off the copying thread). */
+static void *preader_hasher(void *arg)
+{
+    preader *p = arg;
+    pthread_mutex_lock(&p->mu);
+    for (uint64_t h = 0;; h++) {
+        read_slot *s = &p->slots[h % (uint64_t)p->nslots];
+        while (!p->stop && h < p->nblocks && !(s->block == (int64_t)h && s->ready))
+            pthread_cond_wait(&p->cv, &p->mu);
+        if (p->stop || h >= p->nblocks || s->err) break;
+        pthread_mutex_unlock(&p->mu);
+        digest_update(p->d, s->buf, s->len);
+        pthread_mutex_lock(&p->mu);
+        s->hashed = true;
+        release_if_done(p, s);
+    }
+    pthread_mutex_unlock(&p->mu);
+    return NULL;
+}
+
+/* Reads src (a cluster file with READ_THREADS parallel readers, a local fd with one) and hands
+ * the bytes in file order to `sink` (may be NULL) and to the digest `d` (may be NULL), each in
+ * its own thread, so reading, hashing and sending overlap. */
+static int read_ordered(const copy_src *src, sink_fn sink, void *arg, digest *d)
 {
     preader p;
     memset(&p, 0, sizeof(p));
-    p.f = f;
-    p.size = size;
-    p.nblocks = (size + IO_BLOCK - 1) / IO_BLOCK;
-    p.nslots = READ_THREADS * 2;
+    p.src = src;
+    p.d = d;
+    int nreaders = src->remote ? READ_THREADS : 1;
+    p.nblocks = src->remote ? (src->size + IO_BLOCK - 1) / IO_BLOCK : UINT64_MAX;
+    p.nslots = nreaders * 2 < 4 ? 4 : nreaders * 2;
     p.slots = calloc((size_t)p.nslots, sizeof(read_slot));
     if (!p.slots) return -ENOMEM;
     int rc = 0;
@@ -136,33 +226,45 @@ static int read_ordered(cfs_file *f, uint64_t size, sink_fn sink, void *arg)
     }
     pthread_mutex_init(&p.mu, NULL);
     pthread_cond_init(&p.cv, NULL);
-    pthread_t th[READ_THREADS];
+    pthread_t th[READ_THREADS + 1];
     int nth = 0;
-    for (int i = 0; rc == 0 && i < READ_THREADS; i++) {
-        if (pthread_create(&th[i], NULL, preader_worker, &p) != 0)
+    bool hasher = false;
+    if (rc == 0 && d) {
+        if (pthread_create(&th[nth], NULL, preader_hasher, &p) != 0)
+            rc = -EAGAIN;
+        else {
+            hasher = true;
+            nth++;
+        }
+    }
+    for (int i = 0; rc == 0 && i < nreaders; i++) {
+        if (pthread_create(&th[nth], NULL, preader_worker, &p) != 0)
             rc = -EAGAIN;
         else
             nth++;
     }
-    for (uint64_t b = 0; rc == 0 && b < p.nblocks; b++) {
+    for (uint64_t b = 0; rc == 0; b++) {
         read_slot *s = &p.slots[b % (uint64_t)p.nslots];
         pthread_mutex_lock(&p.mu);
-        while (!(s->block == (int64_t)b && s->ready))
+        while (!(s->block == (int64_t)b && s->ready) && b < p.nblocks)
             pthread_cond_wait(&p.cv, &p.mu);
+        bool done = b >= p.nblocks;
         pthread_mutex_unlock(&p.mu);
+        if (done) break;
         rc = s->err;
-        if (rc == 0) rc = sink(arg, s->buf, s->len);
+        if (rc == 0 && sink) rc = sink(arg, s->buf, s->len);
         pthread_mutex_lock(&p.mu);
-        s->block = -1;
-        s->ready = false;
-        pthread_cond_broadcast(&p.cv);
+        s->sunk = true;
+        release_if_done(&p, s);
         pthread_mutex_unlock(&p.mu);
     }
+    /* On success the digest thread still has to finish the last blocks: it ends by itself. */
+    if (rc == 0 && hasher) pthread_join(th[0], NULL);
     pthread_mutex_lock(&p.mu);
     p.stop = true;
     pthread_cond_broadcast(&p.cv);
     pthread_mutex_unlock(&p.mu);
-    for (int i = 0; i < nth; i++)
+    for (int i = rc == 0 && hasher ? 1 : 0; i < nth; i++)
         pthread_join(th[i], NULL);
     for (int i = 0; i < p.nslots; i++)
         free(p.slots[i].buf);
@@ -218,65 +320,11 @@ static int put_sink(void *arg, const uint8_t *buf, size_t len)
 {
     put_state *ps = arg;
     if (cli_interrupted) return -EINTR;
-    digest_update(&ps->d, buf, len);
     ssize_t n = cfs_pwrite(ps->f, buf, len, ps->off);
     if (n < 0) return (int)n;
     ps->off += len;
     progress_add(&ps->prog, len);
     return 0;
-}
-
-typedef struct hash_state {
-    digest d;
-} hash_state;
-
-static int hash_sink(void *arg, const uint8_t *buf, size_t len)
-{
-    digest_update(&((hash_state *)arg)->d, buf, len);
-    return 0;
-}
-
-/* Source of a copy into the cluster: a local fd or a cluster file. */
-typedef struct copy_src {
-    int fd;            /* >= 0: local */
-    cfs_file *remote;  /* else */
-    uint64_t size;     /* total, 0 when unknown (stdin) */
-    const char *label; /* for messages */
-} copy_src;
-
-static int pump_local(int fd, put_state *ps)
-{
-    uint8_t *buf = malloc(IO_BLOCK);
-    if (!buf) return -ENOMEM;
-    int rc = 0;
-    for (;;) {
-        size_t got = 0;
-        /* Fill whole blocks so the cluster sees large sequential writes. */
-        while (got < IO_BLOCK) {
-            /* Wait in short slices: the interrupt flag may be set by a signal delivered to
-             * another thread, which would not wake a blocked read() on a pipe. */
-            struct pollfd pfd = {.fd = fd, .events = POLLIN};
-            if (cli_interrupted) {
-                rc = -EINTR;
-                break;
-            }
-            int pr = poll(&pfd, 1, 200);
-            if (pr == 0 || (pr < 0 && errno == EINTR)) continue;
-            ssize_t n = read(fd, buf + got, IO_BLOCK - got);
-            if (n < 0 && errno == EINTR) continue;
-            if (n < 0) {
-                rc = -errno;
-                break;
-            }
-            if (n == 0) break;
-            got += (size_t)n;
-        }
-        if (rc < 0) break;
-        if (got > 0) rc = put_sink(ps, buf, got);
-        if (rc < 0 || got < IO_BLOCK) break;
-    }
-    free(buf);
-    return rc;
 }
 
 /* Copies src into directory `dir_ino` (path dir) as `name`: via a temporary name, verified by
@@ -323,10 +371,7 @@ static int copy_in(cli_ctx *ctx, const copy_src *src, uint64_t dir_ino, const ch
         return -ENOMEM;
     }
     progress_start(&ps.prog, src->label, src->size);
-    if (src->fd >= 0)
-        rc = pump_local(src->fd, &ps);
-    else
-        rc = read_ordered(src->remote, src->size, put_sink, &ps);
+    rc = read_ordered(src, put_sink, &ps, &ps.d);
     int crc = cfs_close(ps.f);
     if (rc == 0) rc = crc;
     progress_finish(&ps.prog);
@@ -337,14 +382,15 @@ static int copy_in(cli_ctx *ctx, const copy_src *src, uint64_t dir_ino, const ch
         cfs_file *rf;
         rc = cfs_open(fs, ta.ino, O_RDONLY, &ctx->cred, &rf);
         if (rc == 0) {
-            hash_state hs;
-            rc = digest_init(&hs.d);
+            digest back;
+            rc = digest_init(&back);
             if (rc == 0) {
-                rc = read_ordered(rf, ps.off, hash_sink, &hs);
-                digest_final(&hs.d);
-                if (rc == 0 && strcmp(hs.d.hex, ps.d.hex) != 0) {
+                copy_src vs = {.fd = -1, .remote = rf, .size = ps.off, .label = name};
+                rc = read_ordered(&vs, NULL, NULL, &back);
+                digest_final(&back);
+                if (rc == 0 && strcmp(back.hex, ps.d.hex) != 0) {
                     cli_errorf(ctx, "%s: checksum mismatch after upload (sent %s, read %s)", dst,
-                               ps.d.hex, hs.d.hex);
+                               ps.d.hex, back.hex);
                     rc = -EIO;
                     failed_at = NULL;
                 }
@@ -543,7 +589,6 @@ static int get_sink(void *arg, const uint8_t *buf, size_t len)
 {
     get_state *gs = arg;
     if (cli_interrupted) return -EINTR;
-    digest_update(&gs->d, buf, len);
     size_t done = 0;
     while (done < len) {
         ssize_t n = write(gs->fd, buf + done, len - done);
@@ -555,9 +600,10 @@ static int get_sink(void *arg, const uint8_t *buf, size_t len)
     return 0;
 }
 
-/* Streams a cluster file into fd; *hex gets the SHA-256 of the bytes. */
+/* Streams a cluster file into fd; unless hex is NULL it gets the SHA-256 of the bytes
+ * (computed beside the copy, in its own thread). */
 static int fetch(cli_ctx *ctx, const cfs_attr *a, int fd, const char *label, bool progress,
-                 char hex[65])
+                 char *hex)
 {
     cfs_file *f;
     int rc = cfs_open(ctx->fs, a->ino, O_RDONLY, &ctx->cred, &f);
@@ -565,14 +611,17 @@ static int fetch(cli_ctx *ctx, const cfs_attr *a, int fd, const char *label, boo
     get_state gs;
     memset(&gs, 0, sizeof(gs));
     gs.fd = fd;
-    rc = digest_init(&gs.d);
+    if (hex) rc = digest_init(&gs.d);
     if (rc == 0) {
         progress_start(&gs.prog, label, a->size);
         if (!progress) gs.prog.enabled = false;
-        rc = read_ordered(f, a->size, get_sink, &gs);
+        copy_src src = {.fd = -1, .remote = f, .size = a->size, .label = label};
+        rc = read_ordered(&src, get_sink, &gs, hex ? &gs.d : NULL);
         progress_finish(&gs.prog);
-        digest_final(&gs.d);
-        memcpy(hex, gs.d.hex, 65);
+        if (hex) {
+            digest_final(&gs.d);
+            memcpy(hex, gs.d.hex, 65);
+        }
     }
     cfs_close(f);
     return rc;
@@ -719,8 +768,7 @@ int cmd_cat(cli_ctx *ctx, int argc, char **argv)
             status = CLI_ERR;
             continue;
         }
-        char hex[65];
-        int rc = fetch(ctx, &a, STDOUT_FILENO, argv[i], false, hex);
+        int rc = fetch(ctx, &a, STDOUT_FILENO, argv[i], false, NULL);
         if (rc < 0) {
             cli_error(ctx, argv[i], rc);
             status = CLI_ERR;

@@ -253,8 +253,7 @@ static int stream_chunk(cfs_file *f, const chunk_loc *loc, const wchunk *wc, int
             size_t len;
             send_rc = rpc_pack(&wr.base, &buf, &len);
             if (send_rc == 0) {
-                send_rc = rpc_stream_send(st, buf, len);
-                free(buf);
+                send_rc = rpc_stream_send_owned(st, buf, len);
             }
         }
     }

@@ -86,6 +86,9 @@ void rpc_server_destroy(rpc_server *s);
 int rpc_call_recv(rpc_call *c, uint8_t **buf, size_t *len);
 /* Sends one message (blocks until gRPC accepted it). 0 or -errno. */
 int rpc_call_send(rpc_call *c, const uint8_t *buf, size_t len);
+/* Like rpc_call_send, but takes ownership of the malloc'd `buf` (freed in every case, also on
+ * error): gRPC sends it without a copy. */
+int rpc_call_send_owned(rpc_call *c, uint8_t *buf, size_t len);
 /* gRPC's peer string, e.g. "ipv4:127.0.0.1:40512"; valid during the handler. */
 const char *rpc_call_peer(const rpc_call *c);
 /* Milliseconds left until the caller's deadline (INT64_MAX without one). */
@@ -119,6 +122,9 @@ int rpc_stream_open(const char *addr, const char *method, int timeout_ms, rpc_st
  * error if already known, else -EPIPE: the server may have ended early with a reply, which
  * rpc_stream_recv still returns; rpc_stream_finish gives the final status. */
 int rpc_stream_send(rpc_stream *st, const uint8_t *buf, size_t len);
+/* Like rpc_stream_send, but takes ownership of the malloc'd `buf` (freed in every case, also
+ * on error): gRPC sends it without a copy (bulk data paths). */
+int rpc_stream_send_owned(rpc_stream *st, uint8_t *buf, size_t len);
 /* Half-closes the sending side. */
 int rpc_stream_close_send(rpc_stream *st);
 /* 1 = a message (*buf malloc'd), 0 = the server finished with success (call

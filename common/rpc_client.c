@@ -452,11 +452,9 @@ int rpc_stream_open(const char *addr, const char *method, int timeout_ms, rpc_st
     return 0;
 }
 
-int rpc_stream_send(rpc_stream *st, const uint8_t *buf, size_t len)
+/* Sends bb (consumed) and waits until gRPC took it. */
+static int stream_send_bb(rpc_stream *st, grpc_byte_buffer *bb)
 {
-    if (!st || (!buf && len)) return -EINVAL;
-    if (len > CFS_RPC_MAX_MESSAGE) return -EMSGSIZE;
-    grpc_byte_buffer *bb = rpc_bb_from_copy(buf, len);
     grpc_op op;
     memset(&op, 0, sizeof op);
     op.op = GRPC_OP_SEND_MESSAGE;
@@ -470,6 +468,23 @@ int rpc_stream_send(rpc_stream *st, const uint8_t *buf, size_t len)
     grpc_event ev = pluck(st->cq, &st->send_tag);
     grpc_byte_buffer_destroy(bb);
     return ev.success ? 0 : stream_send_broken(st);
+}
+
+int rpc_stream_send(rpc_stream *st, const uint8_t *buf, size_t len)
+{
+    if (!st || (!buf && len)) return -EINVAL;
+    if (len > CFS_RPC_MAX_MESSAGE) return -EMSGSIZE;
+    return stream_send_bb(st, rpc_bb_from_copy(buf, len));
+}
+
+int rpc_stream_send_owned(rpc_stream *st, uint8_t *buf, size_t len)
+{
+    int rc = !st || (!buf && len) ? -EINVAL : len > CFS_RPC_MAX_MESSAGE ? -EMSGSIZE : 0;
+    if (rc < 0) {
+        free(buf);
+        return rc;
+    }
+    return stream_send_bb(st, rpc_bb_from_owned(buf, len));
 }
 
 int rpc_stream_close_send(rpc_stream *st)

@@ -495,10 +495,9 @@ int rpc_call_recv(rpc_call *c, uint8_t **buf, size_t *len)
     return rc < 0 ? rc : 1;
 }
 
-int rpc_call_send(rpc_call *c, const uint8_t *buf, size_t len)
+/* Sends bb (consumed) and waits until gRPC took it. */
+static int call_send_bb(rpc_call *c, grpc_byte_buffer *bb)
 {
-    if (len > CFS_RPC_MAX_MESSAGE) return -EMSGSIZE;
-    grpc_byte_buffer *bb = rpc_bb_from_copy(buf, len);
     grpc_op ops[2];
     int n = 0;
     memset(ops, 0, sizeof ops);
@@ -522,6 +521,21 @@ int rpc_call_send(rpc_call *c, const uint8_t *buf, size_t len)
     pthread_mutex_unlock(&c->mu);
     grpc_byte_buffer_destroy(bb);
     return ok ? 0 : call_broken_err(c);
+}
+
+int rpc_call_send(rpc_call *c, const uint8_t *buf, size_t len)
+{
+    if (len > CFS_RPC_MAX_MESSAGE) return -EMSGSIZE;
+    return call_send_bb(c, rpc_bb_from_copy(buf, len));
+}
+
+int rpc_call_send_owned(rpc_call *c, uint8_t *buf, size_t len)
+{
+    if (len > CFS_RPC_MAX_MESSAGE) {
+        free(buf);
+        return -EMSGSIZE;
+    }
+    return call_send_bb(c, rpc_bb_from_owned(buf, len));
 }
 
 const char *rpc_call_peer(const rpc_call *c)
