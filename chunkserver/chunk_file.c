@@ -24,7 +24,8 @@ void chunk_hdr_encode(const struct chunk_hdr *h, uint8_t slot[CHUNK_SLOT_SIZE])
 
 int chunk_hdr_decode(const uint8_t slot[CHUNK_SLOT_SIZE], struct chunk_hdr *h)
 {
-    if (cfs_get_le32(slot) != CHUNK_MAGIC || cfs_get_le32(slot + 4) != CHUNK_FORMAT) return -EBADMSG;
+    if (cfs_get_le32(slot) != CHUNK_MAGIC || cfs_get_le32(slot + 4) != CHUNK_FORMAT)
+        return -EBADMSG;
     if (cfs_get_le32(slot + HDR_BODY) != crc32c(0, slot, HDR_BODY)) return -EBADMSG;
     h->seq = cfs_get_le64(slot + 8);
     h->chunk_id = cfs_get_le64(slot + 16);

@@ -11,18 +11,21 @@
 #include "chunkserver/chunk_store.h"
 #include "common/rpc.h"
 
+/* A write stream is acknowledged once, by its final WriteResp, and only after the sync on
+ * this replica and the final reply of every replica downstream: in both modes everything
+ * acknowledged is durable on every replica. They differ only in what an unacknowledged
+ * (interrupted) stream leaves on disk after a crash, which nobody may rely on. */
 enum chunk_sync_mode {
-    /* fdatasync after every WriteReq message and before the final reply (default). */
-    CHUNK_SYNC_PER_WRITE = 0,
-    /* fdatasync once when the stream ends, before the final reply. Acknowledged data is just
-     * as durable; a crash in the middle of a long stream loses all of it instead of at most
-     * the last message (weaker: nothing of an unfinished stream can be assumed on disk). */
-    CHUNK_SYNC_CLOSE = 1,
+    /* fdatasync once when the stream ends, before the final reply (default). */
+    CHUNK_SYNC_CLOSE = 0,
+    /* Also fdatasync after every WriteReq message: a crash in the middle of a stream keeps
+     * all but the last message (never acknowledged either way), at one fdatasync per MiB. */
+    CHUNK_SYNC_PER_WRITE = 1,
 };
 
 struct chunk_service_opts {
     chunk_store *store;              /* not owned */
-    enum chunk_sync_mode sync;       /* a WriteHeader with sync_at_close also selects CLOSE */
+    enum chunk_sync_mode sync;       /* a WriteHeader with sync_at_close selects CLOSE as well */
     int downstream_timeout_ms;       /* deadline for a forwarded write stream; 0 = 120000 */
     int replicate_timeout_ms;        /* deadline for pulling one chunk from a peer; 0 = 120000 */
     unsigned max_streams_per_client; /* concurrent Read/Write streams of one peer connection

@@ -28,8 +28,9 @@ static const cfs_config_def defs[] = {
     {"cluster-id", CFS_CFG_STRING, NULL, "cluster id (must match the metaservers')"},
     {"domain", CFS_CFG_STRING, "default", "failure domain label (rack, host, ...)"},
     {"port-file", CFS_CFG_STRING, NULL, "write the bound port here once serving"},
-    {"sync-mode", CFS_CFG_STRING, "per-write",
-     "per-write: fsync every write message; close: fsync once per write stream (weaker)"},
+    {"sync-mode", CFS_CFG_STRING, "close",
+     "close: fsync once per write stream, before its acknowledgement; per-write: also after "
+     "every write message"},
     {"scrub-rate", CFS_CFG_INT, "8", "scrubber read rate, MiB/s"},
     {"scrub-interval", CFS_CFG_INT, "3600", "seconds between scrubber passes"},
     {"heartbeat-ms", CFS_CFG_INT, "1000", "heartbeat period"},

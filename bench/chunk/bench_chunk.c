@@ -2,7 +2,7 @@
  * (processes on loopback), beside a plain local-disk write with fsync of the same data in the
  * same run. Prints a Markdown table.
  *
- *   bench_chunk [--size-mib N (default 256)] [--sync-mode per-write|close]
+ *   bench_chunk [--size-mib N (default 256)] [--sync-mode close|per-write]
  *
  * Chunkservers come from $CHUNKFS_BIN (default: the build's bin dir); data goes to
  * ${TMPDIR:-/tmp} (so the baseline and the servers use the same disk) and is removed. */
@@ -117,14 +117,14 @@ static double read_all(const char *addr, size_t chunks, uint64_t first_id)
 int main(int argc, char **argv)
 {
     size_t size_mib = 256;
-    const char *sync_mode = "per-write";
+    const char *sync_mode = "close";
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--size-mib") == 0 && i + 1 < argc)
             size_mib = (size_t)strtoul(argv[++i], NULL, 10);
         else if (strcmp(argv[i], "--sync-mode") == 0 && i + 1 < argc)
             sync_mode = argv[++i];
         else {
-            fprintf(stderr, "usage: %s [--size-mib N] [--sync-mode per-write|close]\n", argv[0]);
+            fprintf(stderr, "usage: %s [--size-mib N] [--sync-mode close|per-write]\n", argv[0]);
             return 2;
         }
     }
