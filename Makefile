@@ -6,6 +6,9 @@ SEEDS      ?= 1000
 SEED       ?= 1
 STEPS      ?= 2000
 DURATION   ?= 300
+BUILD_FUZZ ?= build-fuzz
+FUZZ_SECONDS ?= 600
+FUZZ_PARALLEL ?= $(JOBS)
 
 .PHONY: all deps build build-asan test test-unit test-integration demo stop sim clean
 
@@ -61,5 +64,12 @@ chaos: build
 bench: build
 	CHUNKFS_BIN=$(CURDIR)/$(BUILD)/bin bash bench/run.sh
 
+# libFuzzer runs of every fuzz target (tests/fuzz; clang: scripts/install-deps.sh --fuzz), each
+# for FUZZ_SECONDS, FUZZ_PARALLEL at a time; one summary line per target.
+.PHONY: fuzz
+fuzz:
+	bash scripts/install-deps.sh --fuzz
+	bash tests/fuzz/run-libfuzzer.sh $(BUILD_FUZZ) $(FUZZ_SECONDS) $(FUZZ_PARALLEL)
+
 clean:
-	rm -rf $(BUILD) $(BUILD_ASAN)
+	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ)

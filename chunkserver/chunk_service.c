@@ -11,11 +11,11 @@
 #include "chunkserver/chunk_client.h"
 #include "chunkserver/chunk_metrics.h"
 #include "chunkserver/stream_limit.h"
+#include "chunkserver/chunk_req.h"
 #include "common/errors.h"
 #include "common/log.h"
 #include "proto/chunkfs.pb-c.h"
 
-#define MAX_CHAIN 16
 #define DEFAULT_TIMEOUT_MS 120000
 
 struct chunk_service {
@@ -100,22 +100,6 @@ static int send_write_resp(rpc_call *call, int err, const char *failed, uint64_t
     return rc;
 }
 
-static int check_header(const Chunkfs__WriteHeader *h)
-{
-    if (h->chunk_id == 0 || h->version == 0 || h->version <= h->base_version) return -EINVAL;
-    if (h->n_chain > MAX_CHAIN) return -EINVAL;
-    for (size_t i = 0; i < h->n_chain; i++)
-        if (!h->chain[i] || !h->chain[i][0] || strlen(h->chain[i]) > 255) return -EINVAL;
-    return 0;
-}
-
-static int check_piece(const Chunkfs__WriteReq *m)
-{
-    if (m->data.len > CHUNK_PIECE_SIZE) return -EMSGSIZE; /* writers send at most 1 MiB */
-    if (m->offset > CHUNK_MAX_SIZE || m->data.len > CHUNK_MAX_SIZE - m->offset) return -EINVAL;
-    return 0;
-}
-
 /* Counts a stream of the calling client; -EBUSY (logged) when it runs too many already. */
 static int stream_enter(chunk_service *svc, rpc_call *call, const char *what)
 {
@@ -158,7 +142,7 @@ struct write_session {
 
 static int write_local(struct write_session *ws, const Chunkfs__WriteReq *m)
 {
-    int rc = check_piece(m);
+    int rc = chunk_req_check_write_piece(m);
     if (rc < 0 || m->data.len == 0) return rc;
     rc = chunk_store_write(ws->svc->opts.store, ws->id, ws->version, m->offset, m->data.data,
                            m->data.len);
@@ -183,8 +167,8 @@ static int write_stream(chunk_service *svc, rpc_call *call)
         return 0;
     }
     const Chunkfs__WriteHeader *h = m->header;
-    int rc = check_header(h);
-    if (rc == 0) rc = check_piece(m); /* before anything changes */
+    int rc = chunk_req_check_write_header(h);
+    if (rc == 0) rc = chunk_req_check_write_piece(m); /* before anything changes */
     if (rc == 0)
         rc = chunk_store_begin_write(svc->opts.store, h->chunk_id, h->version, h->base_version);
     if (rc < 0) {
@@ -329,14 +313,13 @@ static int read_stream(chunk_service *svc, rpc_call *call)
         send_read_resp(call, -EBADMSG, 0, NULL, 0);
         return -EBADMSG;
     }
-    uint64_t id = req->chunk_id, ver = req->version, off = req->offset;
-    uint64_t want = req->length == 0 ? CHUNK_MAX_SIZE : req->length;
+    uint64_t id = req->chunk_id, ver = req->version, off = req->offset, end = 0;
+    int crc = chunk_req_check_read(req, &off, &end);
     chunkfs__read_req__free_unpacked(req, NULL);
-    if (id == 0 || off > CHUNK_MAX_SIZE) {
-        send_read_resp(call, -EINVAL, off, NULL, 0);
-        return -EINVAL;
+    if (crc < 0) {
+        send_read_resp(call, crc, off, NULL, 0);
+        return crc;
     }
-    uint64_t end = off + (want > CHUNK_MAX_SIZE - off ? CHUNK_MAX_SIZE - off : want);
     uint8_t *piece = malloc(CHUNK_PIECE_SIZE);
     if (!piece) return -ENOMEM;
     load_inc(svc);
@@ -403,10 +386,11 @@ static int import_sink(void *arg, uint64_t off, const uint8_t *data, size_t len)
 int chunk_service_replicate(chunk_service *svc, uint64_t chunk_id, uint64_t version,
                             const char *source)
 {
-    if (chunk_id == 0 || version == 0 || !source || !source[0]) return -EINVAL;
+    int rc = chunk_req_check_replicate(chunk_id, version, source);
+    if (rc < 0) return rc;
     chunk_store *st = svc->opts.store;
     struct chunk_replica_info inf;
-    int rc = chunk_store_info(st, chunk_id, &inf);
+    rc = chunk_store_info(st, chunk_id, &inf);
     /* Already held (e.g. a rebalance copy the metaserver has not heard of yet): report it, so
      * the copy the metaserver tracks completes instead of waiting for its timeout. */
     if (rc == 0 && inf.version == version) return chunk_store_announce(st, chunk_id);
@@ -463,8 +447,8 @@ static int handle_delete(void *arg, const char *peer, const uint8_t *req, size_t
     chunk_service *svc = arg;
     Chunkfs__DeleteReq *m = chunkfs__delete_req__unpack(NULL, req_len, req);
     if (!m) return chunk_reply(resp, resp_len, -EBADMSG, 0, 0);
-    int rc =
-        m->chunk_id == 0 ? -EINVAL : chunk_store_delete(svc->opts.store, m->chunk_id, m->version);
+    int rc = chunk_req_check_chunk_id(m->chunk_id);
+    if (rc == 0) rc = chunk_store_delete(svc->opts.store, m->chunk_id, m->version);
     chunkfs__delete_req__free_unpacked(m, NULL);
     return chunk_reply(resp, resp_len, rc, 0, 0);
 }
@@ -477,7 +461,8 @@ static int handle_info(void *arg, const char *peer, const uint8_t *req, size_t r
     Chunkfs__InfoReq *m = chunkfs__info_req__unpack(NULL, req_len, req);
     if (!m) return chunk_reply(resp, resp_len, -EBADMSG, 0, 0);
     struct chunk_replica_info inf = {0};
-    int rc = m->chunk_id == 0 ? -EINVAL : chunk_store_info(svc->opts.store, m->chunk_id, &inf);
+    int rc = chunk_req_check_chunk_id(m->chunk_id);
+    if (rc == 0) rc = chunk_store_info(svc->opts.store, m->chunk_id, &inf);
     chunkfs__info_req__free_unpacked(m, NULL);
     return chunk_reply(resp, resp_len, rc, inf.version, inf.length);
 }
@@ -489,10 +474,9 @@ static int handle_set_version(void *arg, const char *peer, const uint8_t *req, s
     chunk_service *svc = arg;
     Chunkfs__SetVersionReq *m = chunkfs__set_version_req__unpack(NULL, req_len, req);
     if (!m) return chunk_reply(resp, resp_len, -EBADMSG, 0, 0);
-    int rc =
-        m->chunk_id == 0 || m->new_version == 0
-            ? -EINVAL
-            : chunk_store_set_version(svc->opts.store, m->chunk_id, m->old_version, m->new_version);
+    int rc = chunk_req_check_set_version(m);
+    if (rc == 0)
+        rc = chunk_store_set_version(svc->opts.store, m->chunk_id, m->old_version, m->new_version);
     uint64_t id = m->chunk_id;
     chunkfs__set_version_req__free_unpacked(m, NULL);
     struct chunk_replica_info inf = {0};

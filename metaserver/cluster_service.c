@@ -9,6 +9,7 @@
 #include "common/log.h"
 #include "common/pb_strings.h"
 #include "common/time_util.h"
+#include "metaserver/cluster_apply.h"
 #include "metaserver/meta_cmd.h"
 #include "metaserver/meta_server_internal.h"
 
@@ -77,12 +78,7 @@ int cluster_service_register(void *arg, const char *peer, const uint8_t *buf, si
             else
                 ms->next_server_seq++;
         }
-        const char *http = req->http_address ? req->http_address : "";
-        if (!err && strlen(http) >= REG_ADDR_MAX) err = -EINVAL; /* checked before any change */
-        if (!err)
-            err = registry_register(ms->reg, id, req->address, req->domain, req->capacity,
-                                    req->used, cfs_mono_ms());
-        if (!err) err = registry_set_http(ms->reg, id, http);
+        if (!err) err = cluster_apply_register(ms->reg, id, req, cfs_mono_ms());
     }
     pthread_mutex_unlock(&ms->soft_lock);
     if (err == -CFS_ENOTLEADER) {
@@ -139,35 +135,13 @@ int cluster_service_heartbeat(void *arg, const char *peer, const uint8_t *buf, s
         if (!leader) {
             err = -CFS_ENOTLEADER;
         } else {
-            err = registry_heartbeat(ms->reg, req->server_id, req->capacity, req->used,
-                                     req->chunk_count, req->load, cfs_mono_ms());
-        }
-        for (size_t i = 0; !err && i < req->n_added; i++) {
-            const Chunkfs__ChunkReplica *c = req->added[i];
-            int rc =
-                registry_add_replica(ms->reg, req->server_id, c->chunk_id, c->version, c->length);
-            if (rc == -EINVAL)
-                LOG_WARN("chunkserver %llu reported invalid replica %llu v%llu",
-                         (unsigned long long)req->server_id, (unsigned long long)c->chunk_id,
-                         (unsigned long long)c->version);
-            else if (rc)
-                err = rc;
-        }
-        for (size_t i = 0; !err && i < req->n_removed; i++)
-            registry_remove_replica(ms->reg, req->server_id, req->removed[i]->chunk_id);
-        for (size_t i = 0; !err && i < req->n_corrupt; i++) {
-            const Chunkfs__ChunkReplica *c = req->corrupt[i];
-            ms->corrupt_reports++;
-            LOG_WARN_KV("corrupt replica reported; deleting it",
-                        "server=%llu chunk=%llu version=%llu", (unsigned long long)req->server_id,
-                        (unsigned long long)c->chunk_id, (unsigned long long)c->version);
-            registry_repair_cancel(ms->reg, c->chunk_id);
-            err = registry_queue_delete(ms->reg, req->server_id, c->chunk_id, c->version);
-        }
-        if (!err) {
-            n_dels = registry_take_deletes(ms->reg, req->server_id, dels, MAX_DELETES_PER_BEAT);
-            n_repls =
-                registry_take_replicates(ms->reg, req->server_id, repls, MAX_REPLICATES_PER_BEAT);
+            cluster_beat_cmds cmds = {.dels = dels,
+                                      .max_dels = MAX_DELETES_PER_BEAT,
+                                      .repls = repls,
+                                      .max_repls = MAX_REPLICATES_PER_BEAT};
+            err = cluster_apply_heartbeat(ms->reg, req, cfs_mono_ms(), &ms->corrupt_reports, &cmds);
+            n_dels = cmds.n_dels;
+            n_repls = cmds.n_repls;
         }
         pthread_mutex_unlock(&ms->soft_lock);
     }
@@ -253,17 +227,10 @@ int cluster_service_report(void *arg, const char *peer, const uint8_t *buf, size
     if (!role.leader) {
         err = -CFS_ENOTLEADER;
     } else {
-        if (!ms_soft_enter(ms, role)) err = -CFS_ENOTLEADER;
-        for (size_t i = 0; !err && i < req->n_chunks; i++) {
-            const Chunkfs__ChunkReplica *c = req->chunks[i];
-            int rc =
-                registry_add_replica(ms->reg, req->server_id, c->chunk_id, c->version, c->length);
-            if (rc == -EINVAL)
-                bad++;
-            else if (rc)
-                err = rc;
-        }
-        if (!err && req->last) err = registry_report_done(ms->reg, req->server_id);
+        if (!ms_soft_enter(ms, role))
+            err = -CFS_ENOTLEADER;
+        else
+            err = cluster_apply_report(ms->reg, req, &bad);
         pthread_mutex_unlock(&ms->soft_lock);
     }
     if (bad)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages chunkfs needs to build, test and run the demo.
 # Idempotent: when every package is present it does nothing (no network access).
-# With --bench it also installs MooseFS for bench/run.sh.
+# With --bench it also installs MooseFS for bench/run.sh; with --fuzz, clang and its libFuzzer
+# runtime for `make fuzz` (`make test` needs neither).
 set -euo pipefail
 
 PKGS=(
@@ -14,8 +15,10 @@ PKGS=(
 # --bench: also MooseFS, the peer `make bench` compares against (never in the default set).
 if [ "${1:-}" = "--bench" ]; then
   PKGS+=(moosefs-master moosefs-chunkserver moosefs-client moosefs-cli)
+elif [ "${1:-}" = "--fuzz" ]; then
+  PKGS+=(clang libclang-rt-14-dev)
 elif [ $# -gt 0 ]; then
-  echo "usage: $0 [--bench]" >&2
+  echo "usage: $0 [--bench|--fuzz]" >&2
   exit 2
 fi
 
