@@ -20,6 +20,7 @@
 #define SNAP_VERSION 1u
 #define SNAP_HDR 56u
 #define SNAP_MAX_RAW (UINT64_C(1) << 36) /* 64 GiB: anything larger is a corrupt header */
+#define SNAP_MAX_RATIO 1032u             /* deflate's largest expansion on inflate */
 
 typedef struct snap_name {
     uint64_t term, index;
@@ -185,8 +186,10 @@ static int load_one(const char *path, const snap_name *nm, raft_snapshot *out, c
         *why = "header does not match the file name";
         goto out;
     }
+    /* raw_len is bounded by what comp_len can inflate to (deflate expands at most 1032:1), so
+     * a header cannot make the reader allocate more than ~1000x the file's size. */
     if (conf_len > RAFT_CONF_MAX_BYTES || comp_len > len || raw_len > SNAP_MAX_RAW ||
-        SNAP_HDR + conf_len + comp_len != len) {
+        raw_len > comp_len * SNAP_MAX_RATIO + 64 || SNAP_HDR + conf_len + comp_len != len) {
         *why = "length fields do not match the file size";
         goto out;
     }
