@@ -11,6 +11,7 @@
 
 #include "chunkserver/chunk_file.h"
 #include "common/crc32c.h"
+#include "common/rpc_auth.h"
 #include "fuzz_util.h"
 #include "metaserver/meta_cmd.h"
 #include "metaserver/meta_fsm.h"
@@ -525,6 +526,39 @@ static void gen_config(void)
     free(s);
 }
 
+/* ---------------------------------------------------------------- RPC authentication */
+
+static void gen_rpc_auth(void)
+{
+    seed *s = calloc(1, sizeof *s);
+    if (!s) die("calloc");
+    cfs_secret secret = {.len = 32};
+    memset(secret.bytes, 0x5a, secret.len);
+    snprintf(secret.key_id, sizeof secret.key_id, "00112233aabbccdd");
+    rpc_auth_key key;
+    if (rpc_auth_key_from_secret(&secret, &key) != 0) die("rpc_auth_key_from_secret");
+    const char *method = "/chunkfs.MetaService/Call";
+    uint8_t nonce[RPC_AUTH_NONCE_LEN] = {1, 2, 3};
+    char proof[RPC_AUTH_PROOF_MAX];
+    int n = rpc_auth_make(&key, method, 1700000000000ll, nonce, proof, sizeof proof);
+    if (n < 0) die("rpc_auth_make");
+    put_byte(s, (uint8_t)strlen(method));
+    memcpy(s->b + s->n, method, strlen(method));
+    s->n += strlen(method);
+    put_byte(s, 0);
+    memcpy(s->b + s->n, proof, (size_t)n);
+    s->n += (size_t)n;
+    save("rpc_auth", 1, s);
+    s->n = 0;
+    put_byte(s, 0);
+    put_byte(s, 0x80);
+    const char *file = "0123456789abcdef0123456789abcdef\n";
+    memcpy(s->b + s->n, file, strlen(file));
+    s->n += strlen(file);
+    save("rpc_auth", 2, s);
+    free(s);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -542,5 +576,6 @@ int main(int argc, char **argv)
     gen_snapshot();
     gen_chunk();
     gen_config();
+    gen_rpc_auth();
     return 0;
 }
