@@ -47,7 +47,7 @@ static void serve(meta_fsm *fsm, lock_table *locks, const Chunkfs__MetaRequest *
         size_t n_targets = req->op_case == CHUNKFS__META_REQUEST__OP_ALLOC_CHUNK ? 3 : 0;
         uint8_t *cmd;
         size_t len;
-        if (meta_cmd_pack_client(req, now, 30000, k_targets, n_targets, &cmd, &len) != 0) return;
+        if (meta_cmd_pack_client(req, now, 30000, 8, k_targets, n_targets, &cmd, &len) != 0) return;
         fuzz_fsm_apply(fsm, cmd, len);
         free(cmd);
         return;

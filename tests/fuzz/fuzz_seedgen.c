@@ -178,7 +178,7 @@ static void gen_meta(void)
             uint8_t *buf;
             size_t len;
             size_t nt = r->op_case == CHUNKFS__META_REQUEST__OP_ALLOC_CHUNK ? 1 : 0;
-            if (meta_cmd_pack_client(r, now, 30000, t, nt, &buf, &len) == 0) {
+            if (meta_cmd_pack_client(r, now, 30000, 0, t, nt, &buf, &len) == 0) {
                 put_raw(cmd, buf, len);
                 free(buf);
             }
@@ -426,7 +426,8 @@ static void gen_meta_snapshot(void)
         Chunkfs__MetaRequest *r = chunkfs__meta_request__unpack(NULL, n, p);
         reg_location t[1] = {{1, "127.0.0.1:7001", "a"}};
         size_t nt = r->op_case == CHUNKFS__META_REQUEST__OP_ALLOC_CHUNK ? 1 : 0;
-        if (meta_fsm_is_mutation(r) && meta_cmd_pack_client(r, 2, 30000, t, nt, &buf, &len) == 0) {
+        if (meta_fsm_is_mutation(r) &&
+            meta_cmd_pack_client(r, 2, 30000, 0, t, nt, &buf, &len) == 0) {
             if (meta_fsm_apply(fsm, buf, len, &resp) != 0) die("apply");
             chunkfs__meta_response__free_unpacked(resp, NULL);
             free(buf);
