@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/pb_strings.h"
 #include "fuzz_util.h"
 #include "metaserver/cluster_apply.h"
 
@@ -51,6 +52,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (op == 0) {
             Chunkfs__RegisterReq *r = chunkfs__register_req__unpack(NULL, len, p);
             if (!r) continue;
+            /* cluster_service_register refuses strings with NUL bytes before the registry. */
+            if (cfs_pb_check_strings(&chunkfs__register_req__descriptor, p, len) != 0) {
+                chunkfs__register_req__free_unpacked(r, NULL);
+                continue;
+            }
             cluster_apply_register(reg, r->server_id ? r->server_id : next_id++, r, now);
             chunkfs__register_req__free_unpacked(r, NULL);
         } else if (op == 1) {

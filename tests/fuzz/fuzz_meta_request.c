@@ -1,5 +1,6 @@
 /* Fuzz target: MetaService.Call requests as a client sends them. Each record (see
- * fuzz_util.h) is one packed MetaRequest, taken the way meta_service_call takes it: decode;
+ * fuzz_util.h) is one packed MetaRequest, taken the way meta_service_call takes it: decode,
+ * refuse strings holding NUL bytes (cfs_pb_check_strings);
  * a mutation is packed into a MetaCommand (meta_cmd_pack_client, with placement targets for
  * alloc_chunk) and applied to the state machine, a read is served by meta_fsm_read, a lock
  * request goes to the lock table. Time advances one second per request so leases expire.
@@ -7,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/pb_strings.h"
 #include "fuzz_fsm.h"
 #include "fuzz_util.h"
 #include "metaserver/lock_table.h"
@@ -70,6 +72,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (int i = 0; i < MAX_REQUESTS && fuzz_take_record(&in, &p, &n); i++) {
         Chunkfs__MetaRequest *req = chunkfs__meta_request__unpack(NULL, n, p);
         if (!req) continue; /* the service answers "malformed MetaRequest" */
+        if (cfs_pb_check_strings(&chunkfs__meta_request__descriptor, p, n) != 0) {
+            chunkfs__meta_request__free_unpacked(req, NULL); /* refused: a NUL in a string */
+            continue;
+        }
         if (req->op_case != CHUNKFS__META_REQUEST__OP__NOT_SET) serve(fsm, locks, req, now);
         chunkfs__meta_request__free_unpacked(req, NULL);
         now += 1000000000ll;
