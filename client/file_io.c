@@ -11,6 +11,24 @@
 /* Chunk size used until the metaserver tells us (only for a handle that never saw one). */
 #define FALLBACK_CHUNK_SIZE (64u << 20)
 
+/* Frees a handle's buffers, caches and locks (the lease is the caller's business). */
+static void handle_destroy(cfs_file *f)
+{
+    write_path_forget_allocs(f);
+    chunk_cache_clear(f);
+    read_path_drop_readahead(f);
+    index_map_free(&f->dirty);
+    index_map_free(&f->inflight);
+    index_map_free(&f->allocs);
+    index_map_free(&f->pending);
+    pthread_mutex_destroy(&f->mu);
+    pthread_cond_destroy(&f->cv);
+    pthread_mutex_destroy(&f->cache_mu);
+    pthread_mutex_destroy(&f->ra_mu);
+    pthread_cond_destroy(&f->ra_cv);
+    free(f);
+}
+
 int file_handle_new(cfs_fs *fs, const cfs_cred *cred, int flags, const Chunkfs__OpenResp *open,
                     const Chunkfs__Attr *attr, cfs_file **out)
 {
@@ -48,6 +66,18 @@ int file_handle_new(cfs_fs *fs, const cfs_cred *cred, int flags, const Chunkfs__
     index_map_init(&f->allocs);
     index_map_init(&f->pending);
     index_map_init(&f->cache);
+    if (open && open->first_chunk && f->writable) {
+        /* The create allocated chunk 0: the first write goes straight to its servers. */
+        chunk_loc *loc = NULL;
+        int err = chunk_loc_from_pb(open->first_chunk, &loc);
+        if (err == 0) (void)index_map_put(&f->allocs, 0, loc, &err);
+        if (err < 0) {
+            if (loc) chunk_loc_free(loc);
+            handle_destroy(f);
+            return err;
+        }
+        f->first_prealloc = true;
+    }
     lease_register(f);
     *out = f;
     return 0;
@@ -142,6 +172,7 @@ static int release_lease(cfs_file *f)
     Chunkfs__CloseReq op = CHUNKFS__CLOSE_REQ__INIT;
     op.ino = f->ino;
     op.lease_id = f->lease_id;
+    op.drop_unwritten_first = f->first_prealloc;
     req.op_case = CHUNKFS__META_REQUEST__OP_CLOSE;
     req.close = &op;
     return meta_call(f->fs, &f->cred, &req, NULL);
@@ -160,17 +191,6 @@ int cfs_close(cfs_file *f)
                      cfs_strerror(lrc));
         write_path_release(f);
     }
-    chunk_cache_clear(f);
-    read_path_drop_readahead(f);
-    index_map_free(&f->dirty);
-    index_map_free(&f->inflight);
-    index_map_free(&f->allocs);
-    index_map_free(&f->pending);
-    pthread_mutex_destroy(&f->mu);
-    pthread_cond_destroy(&f->cv);
-    pthread_mutex_destroy(&f->cache_mu);
-    pthread_mutex_destroy(&f->ra_mu);
-    pthread_cond_destroy(&f->ra_cv);
-    free(f);
+    handle_destroy(f);
     return rc;
 }

@@ -102,6 +102,8 @@ struct cfs_file {
 
     /* writers */
     uint64_t lease_id;
+    bool first_prealloc; /* chunk 0 came allocated with the create (close may drop it) */
+    bool first_streamed; /* a write of chunk 0 was started (its replicas may exist) */
     uint32_t lease_ms;
     int64_t next_renew_ms;
     index_map dirty; /* index -> wchunk* not yet sent */

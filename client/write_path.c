@@ -314,6 +314,18 @@ static int send_chunk(cfs_file *f, wchunk *wc, pending_commit *pc)
     if (!loc) {
         rc = alloc_chunk(f, idx, NULL, 0, &loc);
         if (rc < 0) return rc;
+        pthread_mutex_lock(&f->mu);
+        bool untouched = idx == 0 && f->first_prealloc && !f->first_streamed;
+        pthread_mutex_unlock(&f->mu);
+        /* Chunk 0 allocated by our create but never written (e.g. the session was reset by
+         * a truncate): the bump finds no replica at the old version anywhere, so the
+         * servers create it as a new chunk at the bumped version. */
+        if (untouched && loc->base_version == 1 && loc->length == 0) loc->base_version = 0;
+    }
+    if (idx == 0) {
+        pthread_mutex_lock(&f->mu);
+        f->first_streamed = true;
+        pthread_mutex_unlock(&f->mu);
     }
     session_len = loc->length;
     /* Bytes between the chunk's current length and our first write must read as zeros. */

@@ -200,6 +200,56 @@ static int writable_file(const meta_fsm *fsm, uint64_t ino, struct mf_inode **ou
     return 0;
 }
 
+/* Adds a new chunk (version 1, empty) at `index`, which must not exist. */
+static int chunk_new(meta_fsm *fsm, struct mf_inode *in, uint32_t index, struct mf_chunk *out)
+{
+    *out = (struct mf_chunk){fsm->next_chunk_id, 1, index, 0};
+    int rc = mf_cidx_append(&fsm->chunks, out->id, in->ino);
+    if (rc) return rc;
+    rc = chunk_insert(in, chunk_pos(in, index), out);
+    if (rc) {
+        mf_cidx_del(&fsm->chunks, out->id);
+        return rc;
+    }
+    fsm->next_chunk_id++;
+    return 0;
+}
+
+int mf_alloc_first_chunk(struct mf_ctx *c, struct mf_inode *in, Chunkfs__OpenResp *o)
+{
+    if (c->cmd == NULL || c->cmd->n_replicas == 0 || in->nchunks != 0) return 0;
+    struct mf_chunk now;
+    int rc = chunk_new(c->fsm, in, 0, &now);
+    if (rc) return rc;
+    Chunkfs__ChunkInfo *ci = malloc(sizeof(*ci));
+    if (!ci) return -ENOMEM;
+    chunkfs__chunk_info__init(ci);
+    o->first_chunk = ci;
+    ci->index = now.index;
+    ci->chunk_id = now.id;
+    ci->version = now.version;
+    return copy_replicas(c->cmd, ci);
+}
+
+int mf_drop_unwritten_first(meta_fsm *fsm, struct mf_inode *in)
+{
+    struct mf_chunk *ch = mf_chunk_at(in, 0);
+    if (!ch || ch->version != 1 || ch->length != 0) return 0;
+    int rc = mf_deleted_push(fsm, ch->id, ch->version);
+    if (rc) return rc;
+    mf_cidx_del(&fsm->chunks, ch->id);
+    /* Chunk 0 is the first in index order. */
+    uint32_t n = in->nchunks;
+    if (n == 1) {
+        in->nchunks = 0;
+        return 0;
+    }
+    struct mf_chunk *m = in->ch.many;
+    memmove(&m[0], &m[1], (size_t)(n - 1) * sizeof(*m));
+    chunk_keep(in, n - 1);
+    return 0;
+}
+
 int mf_op_alloc_chunk(struct mf_ctx *c, const Chunkfs__AllocChunkReq *r,
                       Chunkfs__MetaResponse *resp)
 {
@@ -218,15 +268,8 @@ int mf_op_alloc_chunk(struct mf_ctx *c, const Chunkfs__AllocChunkReq *r,
         now = *cur;
     } else {
         base = 0;
-        now = (struct mf_chunk){c->fsm->next_chunk_id, 1, r->index, 0};
-        rc = mf_cidx_append(&c->fsm->chunks, now.id, in->ino);
+        rc = chunk_new(c->fsm, in, r->index, &now);
         if (rc) return rc;
-        rc = chunk_insert(in, chunk_pos(in, r->index), &now);
-        if (rc) {
-            mf_cidx_del(&c->fsm->chunks, now.id);
-            return rc;
-        }
-        c->fsm->next_chunk_id++;
     }
     Chunkfs__ChunksResp *cr;
     rc = chunks_resp(resp, c->fsm, in, 1, &cr);

@@ -234,6 +234,11 @@ uint64_t mf_max_file_size(const meta_fsm *fsm);
 int mf_deleted_push(meta_fsm *fsm, uint64_t id, uint64_t version);
 int mf_op_alloc_chunk(struct mf_ctx *c, const Chunkfs__AllocChunkReq *r,
                       Chunkfs__MetaResponse *resp);
+/* Create with alloc_first_chunk: allocates chunk 0 of the new file `in` on the command's
+ * replicas (none: nothing happens) and describes it in o->first_chunk. 0 or -ENOMEM. */
+int mf_alloc_first_chunk(struct mf_ctx *c, struct mf_inode *in, Chunkfs__OpenResp *o);
+/* Deletes chunk 0 if it was never written (version 1, length 0): queued for deletion. */
+int mf_drop_unwritten_first(meta_fsm *fsm, struct mf_inode *in);
 int mf_op_commit_write(struct mf_ctx *c, const Chunkfs__CommitWriteReq *r,
                        Chunkfs__MetaResponse *resp);
 int mf_read_chunks(const struct mf_ctx *c, uint64_t ino, uint32_t first, uint32_t count,

@@ -129,7 +129,12 @@ int mf_op_close(struct mf_ctx *c, const Chunkfs__CloseReq *r, Chunkfs__MetaRespo
     struct mf_lease *l;
     int rc = lease_file(c, r->ino, r->lease_id, &in, &l);
     if (rc) return rc;
-    if (--l->opens == 0) mf_lease_release(c->fsm, in);
+    if (--l->opens == 0) {
+        /* Only the last close: another handle of this client may still be writing chunk 0. */
+        if (r->drop_unwritten_first) rc = mf_drop_unwritten_first(c->fsm, in);
+        mf_lease_release(c->fsm, in);
+        if (rc) return rc;
+    }
     return mf_resp_attr(resp, in);
 }
 

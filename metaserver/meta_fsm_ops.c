@@ -133,7 +133,9 @@ int mf_op_create(struct mf_ctx *c, const Chunkfs__CreateReq *r, Chunkfs__MetaRes
     struct mf_lease *l;
     rc = mf_lease_acquire(c, in, &l);
     if (rc) return rc;
-    return mf_set_open_resp(c, in, l, resp);
+    rc = mf_set_open_resp(c, in, l, resp);
+    if (rc == 0 && r->alloc_first_chunk) rc = mf_alloc_first_chunk(c, in, resp->open);
+    return rc;
 }
 
 int mf_op_open(struct mf_ctx *c, const Chunkfs__OpenReq *r, Chunkfs__MetaResponse *resp)

@@ -139,6 +139,54 @@ static uint64_t random_seed(void)
     return (uint64_t)cfs_mono_ns(); /* only a tie-break: any varying value will do */
 }
 
+/* Replication goal of inode `ino` as `cred` sees it (0 when it cannot: the fsm will answer
+ * the request with the error). Caller holds fsm_lock (read). */
+static uint32_t inode_goal(meta_server *ms, Chunkfs__Cred *cred, uint64_t ino)
+{
+    Chunkfs__MetaRequest g = CHUNKFS__META_REQUEST__INIT;
+    Chunkfs__GetattrReq ga = CHUNKFS__GETATTR_REQ__INIT;
+    ga.ino = ino;
+    g.cred = cred;
+    g.op_case = CHUNKFS__META_REQUEST__OP_GETATTR;
+    g.getattr = &ga;
+    Chunkfs__MetaResponse *gr = NULL;
+    uint32_t goal = 0;
+    if (meta_fsm_read(ms->fsm, &g, &gr) == 0 && gr->err == 0 && gr->attr)
+        goal = gr->attr->goal ? gr->attr->goal : META_FSM_DEFAULT_GOAL;
+    if (gr) chunkfs__meta_response__free_unpacked(gr, NULL);
+    return goal;
+}
+
+/* Placement for a new chunk: `goal` servers, none of `excl`. 0 with *n targets, or
+ * -CFS_ENOSERVERS / -ENOSPC. Caller holds fsm_lock (read) and soft_lock, as leader. */
+static int place_new_chunk(meta_server *ms, uint32_t goal, const uint64_t *excl, size_t n_excl,
+                           reg_location *t, size_t *n)
+{
+    meta_fsm_info info;
+    meta_fsm_get_info(ms->fsm, &info);
+    placement_candidate cands[256];
+    size_t nc = registry_candidates(ms->reg, cands, 256);
+    if (nc > 256) nc = 256;
+    uint64_t ids[MAX_REPLICAS];
+    placement_request pr = {.want = (int)(goal < MAX_REPLICAS ? goal : MAX_REPLICAS),
+                            .min_free = info.chunk_size,
+                            .exclude = (uint64_t *)excl,
+                            .n_exclude = n_excl,
+                            .seed = random_seed()};
+    int got = placement_choose(cands, nc, &pr, ids);
+    if (got < 0) return got;
+    for (int i = 0; i < got; i++) {
+        reg_server_info si;
+        if (registry_get_server(ms->reg, ids[i], &si) != 0) continue;
+        t[*n].server_id = si.id;
+        memcpy(t[*n].address, si.address, sizeof(si.address));
+        memcpy(t[*n].domain, si.domain, sizeof(si.domain));
+        (*n)++;
+    }
+    registry_note_allocation(ms->reg, ids, (size_t)got, info.chunk_size);
+    return 0;
+}
+
 /* Targets for an alloc_chunk: a new chunk gets `goal` servers from placement; an existing
  * chunk keeps the live servers holding it (minus the excluded ones: the version bump drops
  * them). Returns 0 with *n targets (0 when the fsm will refuse the request anyway), or a
@@ -160,22 +208,8 @@ static int alloc_targets(meta_server *ms, const Chunkfs__MetaRequest *req, reg_l
     }
     meta_chunk_ref ref;
     int frc = meta_fsm_file_chunk(ms->fsm, a->ino, a->index, &ref);
-    uint32_t goal = 0;
-    if (frc == -ENOENT) {
-        /* New chunk (or no such file: the fsm answers that). The file's goal decides. */
-        Chunkfs__MetaRequest g = CHUNKFS__META_REQUEST__INIT;
-        Chunkfs__GetattrReq ga = CHUNKFS__GETATTR_REQ__INIT;
-        ga.ino = a->ino;
-        g.cred = req->cred;
-        g.op_case = CHUNKFS__META_REQUEST__OP_GETATTR;
-        g.getattr = &ga;
-        Chunkfs__MetaResponse *gr = NULL;
-        if (meta_fsm_read(ms->fsm, &g, &gr) == 0 && gr->err == 0 && gr->attr)
-            goal = gr->attr->goal ? gr->attr->goal : META_FSM_DEFAULT_GOAL;
-        if (gr) chunkfs__meta_response__free_unpacked(gr, NULL);
-    }
-    meta_fsm_info info;
-    meta_fsm_get_info(ms->fsm, &info);
+    /* New chunk (or no such file: the fsm answers that): the file's goal decides. */
+    uint32_t goal = frc == -ENOENT ? inode_goal(ms, req->cred, a->ino) : 0;
     bool leader = ms_soft_enter(ms, role);
     if (!leader) {
         rc = -CFS_ENOTLEADER;
@@ -206,33 +240,31 @@ static int alloc_targets(meta_server *ms, const Chunkfs__MetaRequest *req, reg_l
         }
         if (*n == 0) rc = -CFS_ENOSERVERS; /* replicas not (re)reported yet: client retries */
     } else if (goal > 0) {
-        placement_candidate cands[256];
-        size_t nc = registry_candidates(ms->reg, cands, 256);
-        if (nc > 256) nc = 256;
-        uint64_t ids[MAX_REPLICAS];
-        placement_request pr = {.want = (int)(goal < MAX_REPLICAS ? goal : MAX_REPLICAS),
-                                .min_free = info.chunk_size,
-                                .exclude = a->exclude_servers,
-                                .n_exclude = a->n_exclude_servers,
-                                .seed = random_seed()};
-        int got = placement_choose(cands, nc, &pr, ids);
-        if (got < 0) {
-            rc = got;
-        } else {
-            for (int i = 0; i < got; i++) {
-                reg_server_info si;
-                if (registry_get_server(ms->reg, ids[i], &si) != 0) continue;
-                t[*n].server_id = si.id;
-                memcpy(t[*n].address, si.address, sizeof(si.address));
-                memcpy(t[*n].domain, si.domain, sizeof(si.domain));
-                (*n)++;
-            }
-            registry_note_allocation(ms->reg, ids, (size_t)got, info.chunk_size);
-        }
+        rc = place_new_chunk(ms, goal, a->exclude_servers, a->n_exclude_servers, t, n);
     }
     pthread_mutex_unlock(&ms->soft_lock);
     pthread_rwlock_unlock(&ms->fsm_lock);
     return rc;
+}
+
+/* Targets for chunk 0 of a file a create with alloc_first_chunk may make (the fsm allocates
+ * it only if it creates the file). Without a placement (no servers, no space, not leader)
+ * there are none: the create itself goes on, and the client's first write asks alloc_chunk,
+ * which reports the real error. */
+static void create_targets(meta_server *ms, const Chunkfs__MetaRequest *req, reg_location *t,
+                           size_t *n)
+{
+    *n = 0;
+    ms_role role = ms_role_now(ms);
+    pthread_rwlock_rdlock(&ms->fsm_lock);
+    if (!meta_fsm_request_applied(ms->fsm, req->client_id, req->request_id)) {
+        /* A new file inherits its directory's goal. */
+        uint32_t goal = inode_goal(ms, req->cred, req->create->parent);
+        if (ms_soft_enter(ms, role) && goal > 0 && place_new_chunk(ms, goal, NULL, 0, t, n) < 0)
+            *n = 0;
+        pthread_mutex_unlock(&ms->soft_lock);
+    }
+    pthread_rwlock_unlock(&ms->fsm_lock);
 }
 
 /* Remembers which servers an alloc_chunk handed out (see registry_set_intent). */
@@ -255,6 +287,9 @@ static int serve_mutation(meta_server *ms, const Chunkfs__MetaRequest *req, uint
         int rc = alloc_targets(ms, req, targets, &n_targets);
         if (rc == -CFS_ENOTLEADER) return reply_not_leader(ms, out, len);
         if (rc) return reply_err(rc, NULL, out, len);
+    } else if (req->op_case == CHUNKFS__META_REQUEST__OP_CREATE && req->create &&
+               req->create->open_write && req->create->alloc_first_chunk) {
+        create_targets(ms, req, targets, &n_targets);
     }
     uint8_t *cmd;
     size_t cmd_len;
@@ -266,8 +301,13 @@ static int serve_mutation(meta_server *ms, const Chunkfs__MetaRequest *req, uint
     free(cmd);
     if (rc) return reply_raft_err(ms, rc, out, len);
     if (!resp) return reply_err(-EIO, "apply produced no response", out, len);
-    if (n_targets && resp->err == 0 && resp->chunks && resp->chunks->n_chunks == 1)
+    /* (chunks and open share the response's oneof: look at which one is set) */
+    if (n_targets && resp->err == 0 && resp->result_case == CHUNKFS__META_RESPONSE__RESULT_CHUNKS &&
+        resp->chunks && resp->chunks->n_chunks == 1)
         remember_intent(ms, resp->chunks->chunks[0]);
+    if (n_targets && resp->err == 0 && resp->result_case == CHUNKFS__META_RESPONSE__RESULT_OPEN &&
+        resp->open && resp->open->first_chunk)
+        remember_intent(ms, resp->open->first_chunk);
     /* The fsm answers EMFILE bare (it knows no flags): say which limit it is. errmsg is put
      * back before the tree is freed, since msg is not the tree's. */
     char msg[128];

@@ -337,6 +337,129 @@ START_TEST(t_alloc_retry_replays)
 }
 END_TEST
 
+/* create (open_write, exclusive) with alloc_first_chunk, applied with `n_replicas` servers. */
+static Chunkfs__MetaResponse *create_alloc(const char *name, int exclusive, int alloc,
+                                           int n_replicas)
+{
+    Chunkfs__CreateReq c = CHUNKFS__CREATE_REQ__INIT;
+    c.parent = ROOT;
+    c.name = (char *)name;
+    c.mode = 0644;
+    c.exclusive = exclusive;
+    c.open_write = 1;
+    c.alloc_first_chunk = alloc;
+    c.client_id = TCLIENT;
+    Chunkfs__MetaRequest req = CHUNKFS__META_REQUEST__INIT;
+    req.op_case = CHUNKFS__META_REQUEST__OP_CREATE;
+    req.create = &c;
+    return th_run_full(&req, TREQ++, n_replicas);
+}
+
+static int close_drop(uint64_t ino, uint64_t lease, int drop)
+{
+    Chunkfs__CloseReq c = CHUNKFS__CLOSE_REQ__INIT;
+    c.ino = ino;
+    c.lease_id = lease;
+    c.drop_unwritten_first = drop;
+    Chunkfs__MetaRequest req = CHUNKFS__META_REQUEST__INIT;
+    req.op_case = CHUNKFS__META_REQUEST__OP_CLOSE;
+    req.close = &c;
+    Chunkfs__MetaResponse *r = th_run(&req);
+    int err = r->err;
+    chunkfs__meta_response__free_unpacked(r, NULL);
+    return err;
+}
+
+START_TEST(t_create_allocates_first_chunk)
+{
+    meta_fsm_info info;
+    /* a new file: chunk 0 comes with the create, on the command's servers */
+    Chunkfs__MetaResponse *r = create_alloc("a", 1, 1, 3);
+    ck_assert_int_eq(r->err, 0);
+    ck_assert_ptr_nonnull(r->open);
+    ck_assert_ptr_nonnull(r->open->first_chunk);
+    const Chunkfs__ChunkInfo *ci = r->open->first_chunk;
+    ck_assert_uint_eq(ci->index, 0);
+    ck_assert_uint_eq(ci->version, 1);
+    ck_assert_uint_eq(ci->base_version, 0);
+    ck_assert_uint_eq(ci->length, 0);
+    ck_assert_uint_eq(ci->n_replicas, 3);
+    ck_assert_str_eq(ci->replicas[1]->address, "127.0.0.1:7002");
+    uint64_t a = r->open->attr->ino, la = r->open->lease_id, id = ci->chunk_id;
+    ck_assert_uint_eq(r->open->attr->size, 0);
+    chunkfs__meta_response__free_unpacked(r, NULL);
+    meta_fsm_info before;
+    meta_fsm_get_info(TF, &before);
+    /* written and committed like any allocated chunk; close keeps it */
+    ck_assert_int_eq(th_commit(a, la, 0, id, 1, 4096, 4096), 0);
+    ck_assert_int_eq(close_drop(a, la, 1), 0);
+    meta_fsm_get_info(TF, &info);
+    ck_assert_uint_eq(info.chunks, before.chunks);
+    Chunkfs__MetaRequest g = CHUNKFS__META_REQUEST__INIT;
+    Chunkfs__GetChunksReq gc = CHUNKFS__GET_CHUNKS_REQ__INIT;
+    gc.ino = a;
+    g.op_case = CHUNKFS__META_REQUEST__OP_GET_CHUNKS;
+    g.get_chunks = &gc;
+    r = th_run(&g);
+    ck_assert_int_eq(r->err, 0);
+    ck_assert_uint_eq(r->chunks->n_chunks, 1);
+    ck_assert_uint_eq(r->chunks->chunks[0]->chunk_id, id);
+    ck_assert_uint_eq(r->chunks->chunks[0]->length, 4096);
+    chunkfs__meta_response__free_unpacked(r, NULL);
+
+    /* never written: the closing handle drops it, and its id is queued for deletion */
+    r = create_alloc("b", 1, 1, 3);
+    uint64_t b = r->open->attr->ino, lb = r->open->lease_id, idb = r->open->first_chunk->chunk_id;
+    chunkfs__meta_response__free_unpacked(r, NULL);
+    const meta_deleted_chunk *del;
+    size_t n_del0, n_del;
+    meta_fsm_deleted(TF, &del, &n_del0);
+    /* a second open of the same client: its close must not drop what the other may write */
+    uint64_t lb2;
+    ck_assert_int_eq(th_open(b, O_WRONLY, &lb2), 0);
+    ck_assert_uint_eq(lb2, lb);
+    ck_assert_int_eq(close_drop(b, lb, 1), 0);
+    meta_fsm_get_info(TF, &info);
+    ck_assert_uint_eq(info.chunks, before.chunks + 1);
+    ck_assert_int_eq(close_drop(b, lb, 1), 0);
+    meta_fsm_get_info(TF, &info);
+    ck_assert_uint_eq(info.chunks, before.chunks);
+    meta_fsm_deleted(TF, &del, &n_del);
+    ck_assert_uint_eq(n_del, n_del0 + 1);
+    ck_assert_uint_eq(del[n_del - 1].chunk_id, idb);
+    ck_assert_uint_eq(del[n_del - 1].version, 1);
+    meta_chunk_ref ref;
+    ck_assert_int_eq(meta_fsm_file_chunk(TF, b, 0, &ref), -ENOENT);
+
+    /* nothing allocated: an existing file, no flag, or no servers in the command */
+    r = create_alloc("a", 0, 1, 3);
+    ck_assert_int_eq(r->err, 0);
+    ck_assert_ptr_null(r->open->first_chunk);
+    ck_assert_int_eq(close_drop(a, r->open->lease_id, 1), 0); /* committed data stays */
+    chunkfs__meta_response__free_unpacked(r, NULL);
+    r = create_alloc("c", 1, 0, 3);
+    ck_assert_ptr_null(r->open->first_chunk);
+    chunkfs__meta_response__free_unpacked(r, NULL);
+    r = create_alloc("d", 1, 1, 0);
+    ck_assert_int_eq(r->err, 0);
+    ck_assert_ptr_null(r->open->first_chunk);
+    chunkfs__meta_response__free_unpacked(r, NULL);
+    meta_fsm_get_info(TF, &info);
+    ck_assert_uint_eq(info.chunks, before.chunks);
+    ck_assert_int_eq(meta_fsm_file_chunk(TF, a, 0, &ref), 0);
+    ck_assert_uint_eq(ref.chunk_id, id);
+    /* a chunk written at a bumped version is not "unwritten" either */
+    r = create_alloc("e", 1, 1, 3);
+    uint64_t e = r->open->attr->ino, le = r->open->lease_id;
+    chunkfs__meta_response__free_unpacked(r, NULL);
+    uint64_t ide, ve;
+    ck_assert_int_eq(th_alloc(e, le, 0, &ide, &ve, NULL), 0);
+    ck_assert_uint_eq(ve, 2);
+    ck_assert_int_eq(close_drop(e, le, 1), 0);
+    ck_assert_int_eq(meta_fsm_file_chunk(TF, e, 0, &ref), 0);
+}
+END_TEST
+
 START_TEST(t_exactly_once)
 {
     uint64_t a, b;
@@ -393,6 +516,7 @@ Suite *data_suite(void)
     tcase_add_test(tc, t_alloc_needs_servers);
     tcase_add_test(tc, t_recover_lease);
     tcase_add_test(tc, t_exactly_once);
+    tcase_add_test(tc, t_create_allocates_first_chunk);
     tcase_add_test(tc, t_alloc_retry_replays);
     suite_add_tcase(s, tc);
     return s;
