@@ -11,7 +11,7 @@ const char *cfs_strerror(int err)
     case CFS_ESTALE_VER: return "Stale chunk version";
     case CFS_ECORRUPT: return "Checksum mismatch (corrupt data)";
     case CFS_ELEASE: return "File is being written by another client";
-    case CFS_ETOKEN: return "Invalid or expired chunk access token";
+    case CFS_ETOKEN: return "Chunk access token expired";
     case CFS_EAUTH: return "Authentication failed: no or wrong cluster secret";
     case CFS_ECLUSTER: return "Wrong cluster id";
     case CFS_ENOSERVERS: return "Not enough live chunkservers";

@@ -8,7 +8,7 @@ enum cfs_errcode {
     CFS_ESTALE_VER = 1002, /* chunk version mismatch (stale replica or stale write) */
     CFS_ECORRUPT = 1003,   /* checksum mismatch: data refused */
     CFS_ELEASE = 1004,     /* write lease missing, expired or held by another client */
-    CFS_ETOKEN = 1005,     /* chunk access token missing, invalid or expired */
+    CFS_ETOKEN = 1005,     /* chunk access token expired: get a fresh one (bad ones: EACCES) */
     CFS_EAUTH = 1006,      /* cluster authentication failed */
     CFS_ECLUSTER = 1007,   /* wrong cluster id */
     CFS_ENOSERVERS = 1008, /* not enough live chunkservers for the requested placement */
