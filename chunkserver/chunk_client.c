@@ -16,7 +16,7 @@ static void set_failed(struct chunk_write_result *res, int err, const char *addr
 }
 
 int chunk_client_write(const char *addr, const char *const *chain, size_t nchain, uint64_t chunk_id,
-                       uint64_t version, uint64_t base_version, uint64_t off,
+                       uint64_t version, uint64_t base_version, chunk_token_ref token, uint64_t off,
                        chunk_source_fn source, void *arg, int timeout_ms,
                        struct chunk_write_result *res)
 {
@@ -39,6 +39,8 @@ int chunk_client_write(const char *addr, const char *const *chain, size_t nchain
     hdr.base_version = base_version;
     hdr.n_chain = nchain;
     hdr.chain = (char **)chain;
+    hdr.token.data = (uint8_t *)token.data;
+    hdr.token.len = token.len;
     uint64_t pos = off;
     int send_err = 0, src_err = 0;
     for (bool first = true;; first = false) {
@@ -97,12 +99,15 @@ int chunk_client_write(const char *addr, const char *const *chain, size_t nchain
     return err;
 }
 
-ssize_t chunk_client_read(const char *addr, uint64_t chunk_id, uint64_t version, uint64_t off,
-                          uint64_t len, int timeout_ms, chunk_sink_fn sink, void *arg)
+ssize_t chunk_client_read(const char *addr, uint64_t chunk_id, uint64_t version,
+                          chunk_token_ref token, uint64_t off, uint64_t len, int timeout_ms,
+                          chunk_sink_fn sink, void *arg)
 {
     Chunkfs__ReadReq req = CHUNKFS__READ_REQ__INIT;
     req.chunk_id = chunk_id;
     req.version = version;
+    req.token.data = (uint8_t *)token.data;
+    req.token.len = token.len;
     req.offset = off;
     req.length = len;
     uint8_t *buf;
@@ -182,30 +187,37 @@ int chunk_client_info(const char *addr, uint64_t chunk_id, int timeout_ms, uint6
     return chunk_call(addr, CHUNK_METHOD_INFO, &req.base, timeout_ms, version, length);
 }
 
-int chunk_client_delete(const char *addr, uint64_t chunk_id, uint64_t version, int timeout_ms)
+int chunk_client_delete(const char *addr, uint64_t chunk_id, uint64_t version,
+                        chunk_token_ref token, int timeout_ms)
 {
     Chunkfs__DeleteReq req = CHUNKFS__DELETE_REQ__INIT;
     req.chunk_id = chunk_id;
     req.version = version;
+    req.token.data = (uint8_t *)token.data;
+    req.token.len = token.len;
     return chunk_call(addr, CHUNK_METHOD_DELETE, &req.base, timeout_ms, NULL, NULL);
 }
 
 int chunk_client_set_version(const char *addr, uint64_t chunk_id, uint64_t old_version,
-                             uint64_t new_version, int timeout_ms)
+                             uint64_t new_version, chunk_token_ref token, int timeout_ms)
 {
     Chunkfs__SetVersionReq req = CHUNKFS__SET_VERSION_REQ__INIT;
     req.chunk_id = chunk_id;
     req.old_version = old_version;
     req.new_version = new_version;
+    req.token.data = (uint8_t *)token.data;
+    req.token.len = token.len;
     return chunk_call(addr, CHUNK_METHOD_SET_VERSION, &req.base, timeout_ms, NULL, NULL);
 }
 
 int chunk_client_replicate(const char *addr, uint64_t chunk_id, uint64_t version,
-                           const char *source, int timeout_ms)
+                           const char *source, chunk_token_ref token, int timeout_ms)
 {
     Chunkfs__ReplicateReq req = CHUNKFS__REPLICATE_REQ__INIT;
     req.chunk_id = chunk_id;
     req.version = version;
     req.source = (char *)source;
+    req.token.data = (uint8_t *)token.data;
+    req.token.len = token.len;
     return chunk_call(addr, CHUNK_METHOD_REPLICATE, &req.base, timeout_ms, NULL, NULL);
 }

@@ -12,6 +12,7 @@
 #include "chunkserver/chunk_metrics.h"
 #include "chunkserver/stream_limit.h"
 #include "chunkserver/chunk_req.h"
+#include "chunkserver/token_gate.h"
 #include "common/errors.h"
 #include "common/log.h"
 #include "proto/chunkfs.pb-c.h"
@@ -83,11 +84,22 @@ static void load_dec(chunk_service *svc)
 
 /* ------------------------------------------------------------------ Write */
 
-static int send_write_resp(rpc_call *call, int err, const char *failed, uint64_t length)
+/* The errmsg of a reply: `why` when given (a refused token), else the error's text. */
+static char *errmsg_of(int err, const char *why, char *buf, size_t len)
 {
+    if (err >= 0) return (char *)"";
+    if (!why) return (char *)cfs_strerror(err);
+    snprintf(buf, len, "%s: chunk access token refused (%s)", cfs_strerror(err), why);
+    return buf;
+}
+
+static int send_write_resp(rpc_call *call, int err, const char *why, const char *failed,
+                           uint64_t length)
+{
+    char msg[160];
     Chunkfs__WriteResp resp = CHUNKFS__WRITE_RESP__INIT;
     resp.err = err;
-    resp.errmsg = (char *)(err < 0 ? cfs_strerror(err) : "");
+    resp.errmsg = errmsg_of(err, why, msg, sizeof msg);
     resp.failed_address = (char *)(failed ? failed : "");
     resp.length = length;
     resp.acked_offset = err == 0 ? length : 0;
@@ -163,19 +175,29 @@ static int write_stream(chunk_service *svc, rpc_call *call)
     free(buf);
     if (!m || !m->header) {
         if (m) chunkfs__write_req__free_unpacked(m, NULL);
-        send_write_resp(call, -EINVAL, self, 0);
+        send_write_resp(call, -EINVAL, NULL, self, 0);
         return 0;
     }
     const Chunkfs__WriteHeader *h = m->header;
     int rc = chunk_req_check_write_header(h);
     if (rc == 0) rc = chunk_req_check_write_piece(m); /* before anything changes */
+    const char *why = NULL;
+    /* Every replica of the chain checks: the header (token included) travels down as is. */
+    if (rc == 0 &&
+        (rc = token_gate_check(svc->opts.tokens, "write", rpc_call_peer(call), h->token.data,
+                               h->token.len, CHUNK_TOKEN_OP_BIT(CHUNK_TOKEN_WRITE), h->chunk_id,
+                               h->version, &why)) < 0) {
+        chunkfs__write_req__free_unpacked(m, NULL);
+        send_write_resp(call, rc, why, self, 0);
+        return 0;
+    }
     if (rc == 0)
         rc = chunk_store_begin_write(svc->opts.store, h->chunk_id, h->version, h->base_version);
     if (rc < 0) {
         LOG_INFO("write %016" PRIx64 " v%" PRIu64 " (base %" PRIu64 ") refused: %s", h->chunk_id,
                  h->version, h->base_version, cfs_strerror(rc));
         chunkfs__write_req__free_unpacked(m, NULL);
-        send_write_resp(call, rc, self, 0);
+        send_write_resp(call, rc, NULL, self, 0);
         return 0;
     }
     load_inc(svc);
@@ -201,7 +223,7 @@ static int write_stream(chunk_service *svc, rpc_call *call)
             if (fw) chain_writer_finish(fw, true, &derr, &dfailed);
             free(dfailed);
             chunkfs__write_req__free_unpacked(m, NULL);
-            send_write_resp(call, rc, next, 0);
+            send_write_resp(call, rc, NULL, next, 0);
             load_dec(svc);
             return 0;
         }
@@ -264,7 +286,7 @@ static int write_stream(chunk_service *svc, rpc_call *call)
     if (err < 0)
         LOG_WARN("write %016" PRIx64 " v%" PRIu64 " failed at %s: %s", ws.id, ws.version,
                  failed[0] ? failed : "?", cfs_strerror(err));
-    send_write_resp(call, err, failed, inf.length);
+    send_write_resp(call, err, NULL, failed, inf.length);
     free(dfailed);
     return 0;
 }
@@ -276,7 +298,7 @@ static int handle_write(void *arg, rpc_call *call)
     if (rc < 0) {
         char self[256];
         self_address(svc, self, sizeof self);
-        send_write_resp(call, rc, self, 0);
+        send_write_resp(call, rc, NULL, self, 0);
         return 0;
     }
     rc = write_stream(svc, call);
@@ -286,11 +308,13 @@ static int handle_write(void *arg, rpc_call *call)
 
 /* ------------------------------------------------------------------ Read */
 
-static int send_read_resp(rpc_call *call, int err, uint64_t off, const uint8_t *data, size_t n)
+static int send_read_resp(rpc_call *call, int err, const char *why, uint64_t off,
+                          const uint8_t *data, size_t n)
 {
+    char msg[160];
     Chunkfs__ReadResp resp = CHUNKFS__READ_RESP__INIT;
     resp.err = err;
-    resp.errmsg = (char *)(err < 0 ? cfs_strerror(err) : "");
+    resp.errmsg = errmsg_of(err, why, msg, sizeof msg);
     resp.offset = off;
     resp.data.data = (uint8_t *)data;
     resp.data.len = n;
@@ -310,15 +334,27 @@ static int read_stream(chunk_service *svc, rpc_call *call)
     Chunkfs__ReadReq *req = chunkfs__read_req__unpack(NULL, len, buf);
     free(buf);
     if (!req) {
-        send_read_resp(call, -EBADMSG, 0, NULL, 0);
+        send_read_resp(call, -EBADMSG, NULL, 0, NULL, 0);
         return -EBADMSG;
     }
     uint64_t id = req->chunk_id, ver = req->version, off = req->offset, end = 0;
     int crc = chunk_req_check_read(req, &off, &end);
+    const char *why = NULL;
+    /* A replication target pulling a copy presents its replicate token here. */
+    int trc = crc < 0 ? 0
+                      : token_gate_check(svc->opts.tokens, "read", rpc_call_peer(call),
+                                         req->token.data, req->token.len,
+                                         CHUNK_TOKEN_OP_BIT(CHUNK_TOKEN_READ) |
+                                             CHUNK_TOKEN_OP_BIT(CHUNK_TOKEN_REPLICATE),
+                                         id, ver, &why);
     chunkfs__read_req__free_unpacked(req, NULL);
     if (crc < 0) {
-        send_read_resp(call, crc, off, NULL, 0);
+        send_read_resp(call, crc, NULL, off, NULL, 0);
         return crc;
+    }
+    if (trc < 0) {
+        send_read_resp(call, trc, why, off, NULL, 0);
+        return 0;
     }
     uint8_t *piece = malloc(CHUNK_PIECE_SIZE);
     if (!piece) return -ENOMEM;
@@ -333,11 +369,11 @@ static int read_stream(chunk_service *svc, rpc_call *call)
         first = false;
         if (got < 0) {
             rc = (int)got;
-            send_read_resp(call, rc, pos, NULL, 0);
+            send_read_resp(call, rc, NULL, pos, NULL, 0);
             break;
         }
         if (got == 0) break;
-        rc = send_read_resp(call, 0, pos, piece, (size_t)got);
+        rc = send_read_resp(call, 0, NULL, pos, piece, (size_t)got);
         if (rc < 0) break;
         pos += (uint64_t)got;
         if ((size_t)got < n) break;
@@ -352,7 +388,7 @@ static int handle_read(void *arg, rpc_call *call)
     chunk_service *svc = arg;
     int rc = stream_enter(svc, call, "read");
     if (rc < 0) {
-        send_read_resp(call, rc, 0, NULL, 0);
+        send_read_resp(call, rc, NULL, 0, NULL, 0);
         return 0;
     }
     rc = read_stream(svc, call);
@@ -362,14 +398,21 @@ static int handle_read(void *arg, rpc_call *call)
 
 /* ------------------------------------------------------------------ unary */
 
-static int chunk_reply(uint8_t **resp, size_t *resp_len, int err, uint64_t version, uint64_t length)
+static int chunk_reply_why(uint8_t **resp, size_t *resp_len, int err, const char *why,
+                           uint64_t version, uint64_t length)
 {
+    char msg[160];
     Chunkfs__ChunkResp r = CHUNKFS__CHUNK_RESP__INIT;
     r.err = err;
-    r.errmsg = (char *)(err < 0 ? cfs_strerror(err) : "");
+    r.errmsg = errmsg_of(err, why, msg, sizeof msg);
     r.version = version;
     r.length = length;
     return rpc_pack(&r.base, resp, resp_len);
+}
+
+static int chunk_reply(uint8_t **resp, size_t *resp_len, int err, uint64_t version, uint64_t length)
+{
+    return chunk_reply_why(resp, resp_len, err, NULL, version, length);
 }
 
 struct import_ctx {
@@ -384,7 +427,7 @@ static int import_sink(void *arg, uint64_t off, const uint8_t *data, size_t len)
 }
 
 int chunk_service_replicate(chunk_service *svc, uint64_t chunk_id, uint64_t version,
-                            const char *source)
+                            const char *source, chunk_token_ref token)
 {
     int rc = chunk_req_check_replicate(chunk_id, version, source);
     if (rc < 0) return rc;
@@ -410,8 +453,8 @@ int chunk_service_replicate(chunk_service *svc, uint64_t chunk_id, uint64_t vers
     if (rc < 0) return rc;
     load_inc(svc);
     struct import_ctx c = {st, chunk_id, version};
-    ssize_t n = chunk_client_read(source, chunk_id, version, 0, 0, svc->opts.replicate_timeout_ms,
-                                  import_sink, &c);
+    ssize_t n = chunk_client_read(source, chunk_id, version, token, 0, 0,
+                                  svc->opts.replicate_timeout_ms, import_sink, &c);
     rc = n < 0 ? (int)n : 0;
     int erc = chunk_store_import_end(st, chunk_id, version, rc == 0);
     load_dec(svc);
@@ -428,29 +471,39 @@ int chunk_service_replicate(chunk_service *svc, uint64_t chunk_id, uint64_t vers
 static int handle_replicate(void *arg, const char *peer, const uint8_t *req, size_t req_len,
                             uint8_t **resp, size_t *resp_len)
 {
-    (void)peer;
     chunk_service *svc = arg;
     Chunkfs__ReplicateReq *m = chunkfs__replicate_req__unpack(NULL, req_len, req);
     if (!m) return chunk_reply(resp, resp_len, -EBADMSG, 0, 0);
     uint64_t id = m->chunk_id;
-    int rc = chunk_service_replicate(svc, id, m->version, m->source);
+    const char *why = NULL;
+    int rc =
+        id == 0 ? -EINVAL
+                : token_gate_check(svc->opts.tokens, "replicate", peer, m->token.data, m->token.len,
+                                   CHUNK_TOKEN_OP_BIT(CHUNK_TOKEN_REPLICATE), id, m->version, &why);
+    if (rc == 0)
+        rc = chunk_service_replicate(svc, id, m->version, m->source,
+                                     (chunk_token_ref){m->token.data, m->token.len});
     chunkfs__replicate_req__free_unpacked(m, NULL);
     struct chunk_replica_info inf = {0};
     if (rc == 0) rc = chunk_store_info(svc->opts.store, id, &inf);
-    return chunk_reply(resp, resp_len, rc, inf.version, inf.length);
+    return chunk_reply_why(resp, resp_len, rc, why, inf.version, inf.length);
 }
 
 static int handle_delete(void *arg, const char *peer, const uint8_t *req, size_t req_len,
                          uint8_t **resp, size_t *resp_len)
 {
-    (void)peer;
     chunk_service *svc = arg;
     Chunkfs__DeleteReq *m = chunkfs__delete_req__unpack(NULL, req_len, req);
     if (!m) return chunk_reply(resp, resp_len, -EBADMSG, 0, 0);
+    const char *why = NULL;
     int rc = chunk_req_check_chunk_id(m->chunk_id);
+    if (rc == 0)
+        rc =
+            token_gate_check(svc->opts.tokens, "delete", peer, m->token.data, m->token.len,
+                             CHUNK_TOKEN_OP_BIT(CHUNK_TOKEN_DELETE), m->chunk_id, m->version, &why);
     if (rc == 0) rc = chunk_store_delete(svc->opts.store, m->chunk_id, m->version);
     chunkfs__delete_req__free_unpacked(m, NULL);
-    return chunk_reply(resp, resp_len, rc, 0, 0);
+    return chunk_reply_why(resp, resp_len, rc, why, 0, 0);
 }
 
 static int handle_info(void *arg, const char *peer, const uint8_t *req, size_t req_len,
@@ -470,18 +523,22 @@ static int handle_info(void *arg, const char *peer, const uint8_t *req, size_t r
 static int handle_set_version(void *arg, const char *peer, const uint8_t *req, size_t req_len,
                               uint8_t **resp, size_t *resp_len)
 {
-    (void)peer;
     chunk_service *svc = arg;
     Chunkfs__SetVersionReq *m = chunkfs__set_version_req__unpack(NULL, req_len, req);
     if (!m) return chunk_reply(resp, resp_len, -EBADMSG, 0, 0);
+    const char *why = NULL;
     int rc = chunk_req_check_set_version(m);
+    if (rc == 0)
+        rc = token_gate_check(svc->opts.tokens, "set-version", peer, m->token.data, m->token.len,
+                              CHUNK_TOKEN_OP_BIT(CHUNK_TOKEN_SET_VERSION), m->chunk_id,
+                              m->new_version, &why);
     if (rc == 0)
         rc = chunk_store_set_version(svc->opts.store, m->chunk_id, m->old_version, m->new_version);
     uint64_t id = m->chunk_id;
     chunkfs__set_version_req__free_unpacked(m, NULL);
     struct chunk_replica_info inf = {0};
     if (rc == 0) chunk_store_info(svc->opts.store, id, &inf);
-    return chunk_reply(resp, resp_len, rc, inf.version, inf.length);
+    return chunk_reply_why(resp, resp_len, rc, why, inf.version, inf.length);
 }
 
 int chunk_service_register(chunk_service *svc, rpc_server *srv)

@@ -8,7 +8,9 @@
  * its stream cap gets -EBUSY (and retries later). */
 #include <stdbool.h>
 
+#include "chunkserver/chunk_client.h"
 #include "chunkserver/chunk_store.h"
+#include "common/chunk_token.h"
 #include "common/rpc.h"
 
 /* A write stream is acknowledged once, by its final WriteResp, and only after the sync on
@@ -30,6 +32,11 @@ struct chunk_service_opts {
     int replicate_timeout_ms;        /* deadline for pulling one chunk from a peer; 0 = 120000 */
     unsigned max_streams_per_client; /* concurrent Read/Write streams of one peer connection
                                         (more are refused with -EBUSY); 0 = no cap */
+    /* Chunk access tokens (not owned; NULL: off, the cluster has no secret). When set, Read,
+     * Write (on every replica of the chain), Delete, Replicate and SetVersion need a token
+     * for that chunk, version and operation: -EACCES when missing or invalid, -CFS_ETOKEN
+     * when expired, with the reason in errmsg and one log line per refused call. */
+    const chunk_keyring *tokens;
 };
 
 typedef struct chunk_service chunk_service;
@@ -46,8 +53,9 @@ unsigned chunk_service_load(chunk_service *svc);
 void chunk_service_destroy(chunk_service *svc);
 
 /* Pulls chunk_id at `version` from `source` into the store (used by the Replicate RPC and by
- * replicate commands from the metaserver). 0 when held at that version afterwards. */
+ * replicate commands from the metaserver), presenting `token` (the replicate token the caller
+ * checked) to the source. 0 when held at that version afterwards. */
 int chunk_service_replicate(chunk_service *svc, uint64_t chunk_id, uint64_t version,
-                            const char *source);
+                            const char *source, chunk_token_ref token);
 
 #endif

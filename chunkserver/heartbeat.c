@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "chunkserver/token_gate.h"
 #include "common/errors.h"
 #include "common/log.h"
 #include "common/rpc.h"
@@ -29,6 +30,8 @@ struct replica_list {
 struct repl_cmd {
     uint64_t chunk_id, version;
     char source[256];
+    uint8_t token[CHUNK_TOKEN_SIZE];
+    size_t token_len;
 };
 
 struct heartbeat {
@@ -316,6 +319,10 @@ static void queue_replicate(heartbeat *hb, const Chunkfs__ReplicateCmd *c)
     if (c->chunk_id == 0 || c->version == 0 || !c->source || !c->source[0] ||
         strlen(c->source) >= sizeof hb->rq[0].source)
         return;
+    if (token_gate_check(hb->opts.tokens, "replicate command", hb->leader, c->token.data,
+                         c->token.len, CHUNK_TOKEN_OP_BIT(CHUNK_TOKEN_REPLICATE), c->chunk_id,
+                         c->version, NULL) < 0)
+        return;
     pthread_mutex_lock(&hb->mu);
     bool dup = false;
     for (size_t i = 0; i < hb->rq_count; i++) {
@@ -327,6 +334,9 @@ static void queue_replicate(heartbeat *hb, const Chunkfs__ReplicateCmd *c)
         q->chunk_id = c->chunk_id;
         q->version = c->version;
         snprintf(q->source, sizeof q->source, "%s", c->source);
+        /* Passed on to the source unread (a longer one is no token of ours: sent as none). */
+        q->token_len = c->token.len <= sizeof q->token ? c->token.len : 0;
+        if (q->token_len) memcpy(q->token, c->token.data, q->token_len);
         hb->rq_count++;
         pthread_cond_broadcast(&hb->cv);
     }
@@ -337,6 +347,11 @@ static void run_commands(heartbeat *hb, const Chunkfs__HeartbeatResp *resp)
 {
     for (size_t i = 0; i < resp->n_delete_; i++) {
         const Chunkfs__ChunkReplica *d = resp->delete_[i];
+        const ProtobufCBinaryData *tok = i < resp->n_delete_tokens ? &resp->delete_tokens[i] : NULL;
+        if (token_gate_check(hb->opts.tokens, "delete command", hb->leader, tok ? tok->data : NULL,
+                             tok ? tok->len : 0, CHUNK_TOKEN_OP_BIT(CHUNK_TOKEN_DELETE),
+                             d->chunk_id, d->version, NULL) < 0)
+            continue;
         struct chunk_replica_info inf;
         if (chunk_store_info(hb->opts.store, d->chunk_id, &inf) < 0) continue; /* already gone */
         /* Version 0 means any; otherwise the named version or an older (stale) one. */
@@ -460,7 +475,8 @@ static void *replicator_main(void *arg)
         struct repl_cmd c = hb->rq[hb->rq_head];
         pthread_mutex_unlock(&hb->mu);
         if (hb->opts.service)
-            chunk_service_replicate(hb->opts.service, c.chunk_id, c.version, c.source);
+            chunk_service_replicate(hb->opts.service, c.chunk_id, c.version, c.source,
+                                    (chunk_token_ref){c.token, c.token_len});
         pthread_mutex_lock(&hb->mu);
         hb->rq_head = (hb->rq_head + 1) % REPL_QUEUE_CAP;
         hb->rq_count--;

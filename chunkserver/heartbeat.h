@@ -12,6 +12,7 @@
 
 #include "chunkserver/chunk_service.h"
 #include "chunkserver/chunk_store.h"
+#include "common/chunk_token.h"
 
 struct heartbeat_opts {
     chunk_store *store;     /* not owned */
@@ -25,6 +26,10 @@ struct heartbeat_opts {
     int interval_ms;          /* heartbeat period; 0 = 1000 */
     int rpc_timeout_ms;       /* per call; 0 = 3000 */
     size_t report_batch;      /* replicas per ReportChunks call; 0 = 10000 */
+    /* Not owned; NULL: tokens off. When set, a delete or replicate command runs only with a
+     * valid token for it (delete_tokens[i], ReplicateCmd.token); the replicate token is also
+     * what the source's Read checks. */
+    const chunk_keyring *tokens;
 };
 
 typedef struct heartbeat heartbeat;

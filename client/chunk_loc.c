@@ -13,7 +13,20 @@ void chunk_loc_free(chunk_loc *c)
     for (size_t i = 0; i < c->nreplicas; i++)
         free(c->replicas[i].address);
     free(c->replicas);
+    free(c->token);
     free(c);
+}
+
+static int copy_token(chunk_loc *c, const uint8_t *data, size_t len)
+{
+    c->token = NULL;
+    c->token_len = 0;
+    if (len == 0) return 0;
+    c->token = malloc(len);
+    if (!c->token) return -ENOMEM;
+    memcpy(c->token, data, len);
+    c->token_len = len;
+    return 0;
 }
 
 int chunk_loc_from_pb(const Chunkfs__ChunkInfo *ci, chunk_loc **out)
@@ -25,10 +38,14 @@ int chunk_loc_from_pb(const Chunkfs__ChunkInfo *ci, chunk_loc **out)
     c->version = ci->version;
     c->base_version = ci->base_version;
     c->length = ci->length;
+    if (copy_token(c, ci->token.data, ci->token.len) < 0) {
+        free(c);
+        return -ENOMEM;
+    }
     if (ci->n_replicas) {
         c->replicas = calloc(ci->n_replicas, sizeof(*c->replicas));
         if (!c->replicas) {
-            free(c);
+            chunk_loc_free(c);
             return -ENOMEM;
         }
     }
@@ -57,9 +74,14 @@ int chunk_loc_copy(const chunk_loc *src, chunk_loc **out)
     if (!c) return -ENOMEM;
     *c = *src;
     c->nreplicas = 0;
+    c->replicas = NULL;
+    if (copy_token(c, src->token, src->token_len) < 0) {
+        free(c);
+        return -ENOMEM;
+    }
     c->replicas = src->nreplicas ? calloc(src->nreplicas, sizeof(*c->replicas)) : NULL;
     if (src->nreplicas && !c->replicas) {
-        free(c);
+        chunk_loc_free(c);
         return -ENOMEM;
     }
     for (size_t i = 0; i < src->nreplicas; i++) {

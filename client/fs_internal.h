@@ -57,6 +57,8 @@ typedef struct chunk_loc {
     uint64_t length;
     size_t nreplicas;
     chunk_replica *replicas;
+    uint8_t *token; /* chunk access token (opaque, read or write), NULL when none */
+    size_t token_len;
 } chunk_loc;
 
 /* A dirty byte range inside one chunk. */

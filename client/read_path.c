@@ -45,6 +45,8 @@ static int read_replica(cfs_file *f, const char *addr, const chunk_loc *c, uint6
     rq.version = c->version;
     rq.offset = off;
     rq.length = len;
+    rq.token.data = c->token;
+    rq.token.len = c->token_len;
     uint8_t *req;
     size_t req_len;
     int rc = rpc_pack(&rq.base, &req, &req_len);
@@ -100,6 +102,7 @@ static int read_chunk_range(cfs_file *f, uint32_t index, uint64_t coff, uint64_t
     int64_t deadline = cfs_mono_ms() + f->fs->opt.op_timeout_ms;
     int delay = 50;
     int rc = -EIO;
+    int token_refreshes = 0;
     for (int pass = 0;; pass++) {
         chunk_loc *c;
         rc = chunk_cache_get(f, index, &c);
@@ -121,7 +124,8 @@ static int read_chunk_range(cfs_file *f, uint32_t index, uint64_t coff, uint64_t
             const chunk_replica *r = &c->replicas[(start + k) % c->nreplicas];
             rc = read_replica(f, r->address, c, coff, data, buf);
             if (rc == 0) break;
-            if (rc == -EBUSY) continue; /* its stream cap: tried again after the backoff */
+            if (rc == -EBUSY) continue;   /* its stream cap: tried again after the backoff */
+            if (rc == -CFS_ETOKEN) break; /* every replica says so: fetch a fresh token */
             LOG_WARN("inode %llu chunk %llu v%llu: read from %s failed: %s",
                      (unsigned long long)f->ino, (unsigned long long)c->chunk_id,
                      (unsigned long long)c->version, r->address, cfs_strerror(rc));
@@ -134,8 +138,14 @@ static int read_chunk_range(cfs_file *f, uint32_t index, uint64_t coff, uint64_t
         chunk_loc_free(c);
         if (rc == 0) return 0;
         if (rc == -ENOMEM) return rc;
-        /* Locations or versions may be stale: ask the metaserver again. */
+        /* Locations, versions or the token may be stale: ask the metaserver again. */
         chunk_cache_invalidate(f, index);
+        if (rc == -CFS_ETOKEN || rc == -EACCES) {
+            /* A refused token: a fresh one at once; refused again, it is a configuration
+             * error (e.g. another cluster secret on the chunkservers), not worth waiting on. */
+            if (token_refreshes++ < 2) continue;
+            return rc;
+        }
         int64_t left = deadline - cfs_mono_ms();
         if (left <= 0) break;
         cfs_sleep_ms(delay < left ? delay : left);

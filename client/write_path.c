@@ -231,6 +231,8 @@ static int stream_chunk(cfs_file *f, const chunk_loc *loc, const wchunk *wc, int
     hdr.n_chain = loc->nreplicas - 1;
     hdr.chain = (char **)chain;
     hdr.sync_at_close = true;
+    hdr.token.data = loc->token;
+    hdr.token.len = loc->token_len;
 
     rpc_stream *st = NULL;
     int rc = rpc_stream_open(loc->replicas[0].address, CFS_CHUNK_WRITE_METHOD,
@@ -336,7 +338,7 @@ static int send_chunk(cfs_file *f, wchunk *wc, pending_commit *pc)
     }
     uint64_t excl[MAX_EXCLUDED];
     size_t nexcl = 0;
-    int reconnects = 0;
+    int reconnects = 0, token_refreshes = 0;
     bool need_bump = false;
     int64_t busy_deadline = cfs_mono_ms() + f->fs->opt.op_timeout_ms;
     int busy_delay = 20;
@@ -350,6 +352,13 @@ static int send_chunk(cfs_file *f, wchunk *wc, pending_commit *pc)
             cfs_sleep_ms(busy_delay < busy_left ? busy_delay : busy_left);
             busy_delay = busy_delay * 2 > 1000 ? 1000 : busy_delay * 2;
             continue;
+        }
+        if (rc == -CFS_ETOKEN && token_refreshes++ < 2) {
+            /* The write token expired (an allocation kept for this session outlived it): a new
+             * allocation brings a fresh one; it bumps the version on the same replicas, which
+             * keep what this session wrote, exactly as after a replica failure. */
+            need_bump = true;
+            rc = 0;
         }
         if (rc == 0) {
             if (!need_bump) break;
@@ -382,8 +391,9 @@ static int send_chunk(cfs_file *f, wchunk *wc, pending_commit *pc)
         LOG_WARN("inode %llu chunk %u: replica %s failed (%s); continuing without it",
                  (unsigned long long)f->ino, idx, loc->replicas[failed].address, cfs_strerror(rc));
         if (nexcl == MAX_EXCLUDED || loc->nreplicas <= 1) {
-            /* Every replica refused: a full disk everywhere is the caller's ENOSPC. */
-            if (rc != -ENOSPC) rc = -EIO;
+            /* Every replica refused: a full disk everywhere is the caller's ENOSPC, a refused
+             * token says more than "I/O error". */
+            if (rc != -ENOSPC && rc != -EACCES) rc = -EIO;
             break;
         }
         excl[nexcl++] = loc->replicas[failed].server_id;

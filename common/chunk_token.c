@@ -17,7 +17,7 @@
 #define MAX_SECRET 4096
 
 static const char KEY_LABEL[] = "chunkfs-token";
-static const char ROOT_LABEL[] = "chunkfs-token-root";
+static const char ROOT_LABEL[] = "chunkfs chunk token v1"; /* as cfs_secret_derive would */
 
 static int hmac256(const uint8_t *key, size_t key_len, const uint8_t *msg, size_t msg_len,
                    uint8_t out[32])

@@ -9,11 +9,12 @@
  *   [8..15]  chunk id            [16..23] version
  *   [24..31] expiry, unix ms     [32..63] HMAC-SHA256(key of the epoch, bytes 0..31)
  *
- * Keys come from the cluster secret, nothing is distributed: the key of epoch n is
- * HMAC-SHA256(secret, "chunkfs-token" | le32 n), epoch n = unix ms / rotation_ms. Signers use
- * the current epoch; verifiers accept the previous, current and next epoch (rotation with
- * overlap, and a little clock skew). Pure: no clocks (callers pass the time), no threads, no
- * I/O; a keyring is immutable once made and may be shared by threads. */
+ * Keys come from the cluster secret, nothing is distributed: root = HMAC-SHA256(secret,
+ * "chunkfs chunk token v1"), the key of epoch n is HMAC-SHA256(root, "chunkfs-token" | le32 n),
+ * epoch n = unix ms / rotation_ms. Signers use the current epoch; verifiers accept the
+ * previous, current and next epoch (rotation with overlap, and a little clock skew). Pure: no
+ * clocks (callers pass the time), no threads, no I/O; a keyring is immutable once made and may be
+ * shared by threads. */
 #include <stddef.h>
 #include <stdint.h>
 

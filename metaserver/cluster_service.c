@@ -160,14 +160,27 @@ int cluster_service_heartbeat(void *arg, const char *peer, const uint8_t *buf, s
         Chunkfs__ChunkReplica **ptrs = calloc(n_dels ? n_dels : 1, sizeof(*ptrs));
         Chunkfs__ReplicateCmd *rc_cmds = calloc(n_repls ? n_repls : 1, sizeof(*rc_cmds));
         Chunkfs__ReplicateCmd **rc_ptrs = calloc(n_repls ? n_repls : 1, sizeof(*rc_ptrs));
-        if (!reps || !ptrs || !rc_cmds || !rc_ptrs) {
+        /* One token per command: delete tokens parallel to delete, one in each ReplicateCmd. */
+        size_t n_toks = n_dels + n_repls;
+        uint8_t(*toks)[CHUNK_TOKEN_SIZE] = calloc(n_toks ? n_toks : 1, sizeof(*toks));
+        ProtobufCBinaryData *del_toks = calloc(n_dels ? n_dels : 1, sizeof(*del_toks));
+        if (!reps || !ptrs || !rc_cmds || !rc_ptrs || !toks || !del_toks) {
             rc = heartbeat_reply(-ENOMEM, NULL, NULL, out, len);
         } else {
+            int serr = 0;
             for (size_t i = 0; i < n_dels; i++) {
                 chunkfs__chunk_replica__init(&reps[i]);
                 reps[i].chunk_id = dels[i].chunk_id;
                 reps[i].version = dels[i].version;
                 ptrs[i] = &reps[i];
+                if (!serr)
+                    serr = ms_sign_token(ms, CHUNK_TOKEN_DELETE, dels[i].chunk_id, dels[i].version,
+                                         toks[i], &del_toks[i].len);
+                del_toks[i].data = toks[i];
+            }
+            if (ms->tokens_on) {
+                r.n_delete_tokens = n_dels;
+                r.delete_tokens = del_toks;
             }
             r.errmsg = (char *)"";
             r.leader_hint = (char *)"";
@@ -178,12 +191,20 @@ int cluster_service_heartbeat(void *arg, const char *peer, const uint8_t *buf, s
                 rc_cmds[i].chunk_id = repls[i].chunk_id;
                 rc_cmds[i].version = repls[i].version;
                 rc_cmds[i].source = repls[i].source;
+                if (!serr)
+                    serr = ms_sign_token(ms, CHUNK_TOKEN_REPLICATE, repls[i].chunk_id,
+                                         repls[i].version, toks[n_dels + i], &rc_cmds[i].token.len);
+                rc_cmds[i].token.data = toks[n_dels + i];
                 rc_ptrs[i] = &rc_cmds[i];
             }
             r.n_replicate = n_repls;
             r.replicate = rc_ptrs;
-            rc = rpc_pack(&r.base, out, len);
+            /* Commands already taken from the queues are lost on this error; the repair scan
+             * and the orphan collector schedule them again. */
+            rc = serr ? heartbeat_reply(serr, NULL, NULL, out, len) : rpc_pack(&r.base, out, len);
         }
+        free(toks);
+        free(del_toks);
         free(reps);
         free(ptrs);
         free(rc_cmds);

@@ -197,6 +197,8 @@ int meta_server_create(const meta_server_config *cfg, meta_server **out, int *po
 {
     if (!cfg || cfg->id == 0 || !cfg->data_dir || !cfg->listen || (!cfg->join && cfg->n_peers <= 0))
         return -EINVAL;
+    if (cfg->tokens && cfg->token_lifetime_ms > cfg->tokens->rotation_ms)
+        return -EINVAL; /* a token must not outlive the overlap of its key */
     meta_server *ms = calloc(1, sizeof(*ms));
     if (!ms) return -ENOMEM;
     ms->id = cfg->id;
@@ -211,6 +213,10 @@ int meta_server_create(const meta_server_config *cfg, meta_server **out, int *po
     ms->repair_max_per_server = cfg->repair_max_per_server ? cfg->repair_max_per_server : 4;
     ms->rebalance_spread = cfg->rebalance_spread;
     ms->rebalance_max_inflight = cfg->rebalance_max_inflight;
+    ms->tokens_on = cfg->tokens != NULL;
+    if (cfg->tokens) ms->tokens = *cfg->tokens;
+    ms->token_lifetime_ms =
+        cfg->token_lifetime_ms > 0 ? cfg->token_lifetime_ms : CHUNK_TOKEN_LIFETIME_MS;
     pthread_rwlock_init(&ms->fsm_lock, NULL);
     pthread_mutex_init(&ms->soft_lock, NULL);
     pthread_mutex_init(&ms->gc_mu, NULL);

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "common/chunk_token.h"
 #include "raft/raft_node.h"
 
 typedef struct meta_server meta_server;
@@ -31,6 +32,11 @@ typedef struct meta_server_config {
                                         <= 0 disables the rebalancer */
     uint32_t rebalance_max_inflight; /* rebalancing moves in flight; 0 disables */
     uint32_t max_open_per_client;    /* write leases one client may hold (EMFILE); 0 = none */
+    /* Chunk access tokens: the keyring (copied) from the cluster secret, NULL when the cluster
+     * has none (no tokens signed). The leader signs read tokens in GetChunks, write tokens in
+     * AllocChunk, delete and replicate tokens in heartbeat commands. */
+    const chunk_keyring *tokens;
+    int64_t token_lifetime_ms; /* 0 = CHUNK_TOKEN_LIFETIME_MS; at most the key rotation period */
 } meta_server_config;
 
 /* Reads the data dir's cluster parameters, recovers the Raft state and binds the listen

@@ -46,6 +46,9 @@ struct meta_server {
     uint32_t lease_ms;
     uint32_t max_open_per_client; /* put into every client command (0: no cap) */
     meta_cluster_params params;
+    bool tokens_on; /* sign chunk access tokens (the cluster has a secret) */
+    chunk_keyring tokens;
+    int64_t token_lifetime_ms;
 
     rpc_server *rpc;
     raft_node *raft;
@@ -130,6 +133,15 @@ int cluster_service_heartbeat(void *arg, const char *peer, const uint8_t *req, s
                               uint8_t **resp, size_t *resp_len);
 int cluster_service_report(void *arg, const char *peer, const uint8_t *req, size_t req_len,
                            uint8_t **resp, size_t *resp_len);
+
+/* Chunk access tokens (meta_tokens.c); all do nothing when tokens are off. */
+/* Signs a token for op into ci / every ChunkInfo of cr (freed with the response; NULL: none).
+ * 0 or -errno. */
+int ms_sign_chunk(const meta_server *ms, Chunkfs__ChunkInfo *ci, enum chunk_token_op op);
+int ms_sign_chunks(const meta_server *ms, Chunkfs__ChunksResp *cr, enum chunk_token_op op);
+/* Signs one token into out (CHUNK_TOKEN_SIZE bytes); *len = its size, 0 when tokens are off. */
+int ms_sign_token(const meta_server *ms, enum chunk_token_op op, uint64_t chunk_id,
+                  uint64_t version, uint8_t *out, size_t *len);
 
 /* Background maintenance thread (meta_gc.c). */
 void *meta_gc_main(void *arg);

@@ -114,6 +114,8 @@ static int serve_read(meta_server *ms, const Chunkfs__MetaRequest *req, uint8_t 
         }
     }
     pthread_rwlock_unlock(&ms->fsm_lock);
+    if (rc == 0 && resp->err == 0 && resp->result_case == CHUNKFS__META_RESPONSE__RESULT_CHUNKS)
+        rc = ms_sign_chunks(ms, resp->chunks, CHUNK_TOKEN_READ);
     if (rc != 0) {
         if (resp) chunkfs__meta_response__free_unpacked(resp, NULL);
         return reply_err(rc, NULL, out, len);
@@ -308,18 +310,27 @@ static int serve_mutation(meta_server *ms, const Chunkfs__MetaRequest *req, uint
     if (n_targets && resp->err == 0 && resp->result_case == CHUNKFS__META_RESPONSE__RESULT_OPEN &&
         resp->open && resp->open->first_chunk)
         remember_intent(ms, resp->open->first_chunk);
-    /* The fsm answers EMFILE bare (it knows no flags): say which limit it is. errmsg is put
-     * back before the tree is freed, since msg is not the tree's. */
-    char msg[128];
-    char *fsm_msg = resp->errmsg;
-    if (resp->err == -EMFILE) {
-        snprintf(msg, sizeof(msg),
-                 "this client holds %u files open for writing, the limit (--max-open-per-client)",
-                 ms->max_open_per_client);
-        resp->errmsg = msg;
+    rc = 0;
+    if (resp->err == 0 && resp->result_case == CHUNKFS__META_RESPONSE__RESULT_CHUNKS)
+        rc = ms_sign_chunks(ms, resp->chunks, CHUNK_TOKEN_WRITE);
+    if (resp->err == 0 && resp->result_case == CHUNKFS__META_RESPONSE__RESULT_OPEN && resp->open &&
+        resp->open->first_chunk)
+        rc = ms_sign_chunk(ms, resp->open->first_chunk, CHUNK_TOKEN_WRITE);
+    if (rc == 0) {
+        /* The fsm answers EMFILE bare (it knows no flags): say which limit it is. errmsg is
+         * put back before the tree is freed, since msg is not the tree's. */
+        char msg[128];
+        char *fsm_msg = resp->errmsg;
+        if (resp->err == -EMFILE) {
+            snprintf(msg, sizeof(msg),
+                     "this client holds %u files open for writing, the limit "
+                     "(--max-open-per-client)",
+                     ms->max_open_per_client);
+            resp->errmsg = msg;
+        }
+        rc = pack_resp(resp, out, len);
+        resp->errmsg = fsm_msg;
     }
-    rc = pack_resp(resp, out, len);
-    resp->errmsg = fsm_msg;
     chunkfs__meta_response__free_unpacked(resp, NULL);
     return rc;
 }

@@ -90,8 +90,8 @@ static double chain_write(struct cs_proc *p, size_t nrep, size_t chunks, uint64_
     double t0 = now_s();
     for (size_t c = 0; c < chunks; c++) {
         struct chunk_write_result res;
-        int rc = chunk_client_write(p[0].addr, chain, nrep - 1, first_id + c, 1, 0, 0, mem_source,
-                                    NULL, TIMEOUT_MS, &res);
+        int rc = chunk_client_write(p[0].addr, chain, nrep - 1, first_id + c, 1, 0, CHUNK_NO_TOKEN,
+                                    0, mem_source, NULL, TIMEOUT_MS, &res);
         if (rc < 0) {
             fprintf(stderr, "write failed: %s at %s\n", cfs_strerror(rc), res.failed_address);
             return -1;
@@ -105,7 +105,8 @@ static double read_all(const char *addr, size_t chunks, uint64_t first_id)
     double t0 = now_s();
     for (size_t c = 0; c < chunks; c++) {
         uint64_t got = 0;
-        ssize_t n = chunk_client_read(addr, first_id + c, 1, 0, 0, TIMEOUT_MS, count_sink, &got);
+        ssize_t n = chunk_client_read(addr, first_id + c, 1, CHUNK_NO_TOKEN, 0, 0, TIMEOUT_MS,
+                                      count_sink, &got);
         if (n != (ssize_t)CHUNK_MAX_SIZE) {
             fprintf(stderr, "read failed: %s\n", n < 0 ? cfs_strerror((int)n) : "short");
             return -1;

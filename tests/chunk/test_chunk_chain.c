@@ -109,7 +109,8 @@ static void expect_replica(const char *addr, uint64_t id, uint64_t version, uint
     ck_assert_uint_eq(v, version);
     ck_assert_uint_eq(l, length);
     struct check_sink c = {.id = id, .expect = expect, .tmp = malloc(CHUNK_PIECE_SIZE)};
-    ssize_t n = chunk_client_read(addr, id, version, 0, 0, TIMEOUT_MS, check_sink, &c);
+    ssize_t n =
+        chunk_client_read(addr, id, version, CHUNK_NO_TOKEN, 0, 0, TIMEOUT_MS, check_sink, &c);
     free(c.tmp);
     ck_assert_msg(n == (ssize_t)length, "read %s chunk %" PRIu64 ": %zd (%s)", addr, id, n,
                   n < 0 ? cfs_strerror((int)n) : "short");
@@ -128,8 +129,8 @@ START_TEST(test_chain_write_256mib_identical)
     for (uint64_t id = 1; id <= 4; id++) {
         struct pattern_src src = {.id = id, .end = CHUNK_MAX_SIZE};
         struct chunk_write_result res;
-        int rc = chunk_client_write(p[0].addr, chain, 2, id, 1, 0, 0, pattern_source, &src,
-                                    TIMEOUT_MS, &res);
+        int rc = chunk_client_write(p[0].addr, chain, 2, id, 1, 0, CHUNK_NO_TOKEN, 0,
+                                    pattern_source, &src, TIMEOUT_MS, &res);
         ck_assert_msg(rc == 0, "chunk %" PRIu64 ": %s at %s", id, cfs_strerror(rc),
                       res.failed_address);
         ck_assert_uint_eq(res.length, CHUNK_MAX_SIZE);
@@ -147,13 +148,14 @@ START_TEST(test_chain_write_256mib_identical)
     cs_pattern(99, 0, model + at, 3 * MiB);
     struct mem_src ms = {.data = model + at, .at = at, .len = 3 * MiB};
     struct chunk_write_result res;
-    int rc =
-        chunk_client_write(p[0].addr, chain, 2, 1, 2, 1, at, mem_source, &ms, TIMEOUT_MS, &res);
+    int rc = chunk_client_write(p[0].addr, chain, 2, 1, 2, 1, CHUNK_NO_TOKEN, at, mem_source, &ms,
+                                TIMEOUT_MS, &res);
     ck_assert_msg(rc == 0, "overwrite: %s at %s", cfs_strerror(rc), res.failed_address);
     for (int r = 0; r < 3; r++)
         expect_replica(p[r].addr, 1, 2, CHUNK_MAX_SIZE, model);
     /* a write session based on the old version is refused */
-    rc = chunk_client_write(p[0].addr, chain, 2, 1, 3, 1, 0, mem_source, &ms, TIMEOUT_MS, &res);
+    rc = chunk_client_write(p[0].addr, chain, 2, 1, 3, 1, CHUNK_NO_TOKEN, 0, mem_source, &ms,
+                            TIMEOUT_MS, &res);
     ck_assert_int_eq(rc, -CFS_ESTALE_VER);
     ck_assert_str_eq(res.failed_address, p[0].addr);
     free(model);
@@ -187,8 +189,8 @@ START_TEST(test_middle_replica_killed_is_named)
     struct pattern_src src = {
         .id = 7, .end = CHUNK_MAX_SIZE, .hook_at = 8 * MiB, .hook = kill_victim, .hook_arg = &k};
     struct chunk_write_result res;
-    int rc =
-        chunk_client_write(p[0].addr, chain, 2, 7, 1, 0, 0, pattern_source, &src, TIMEOUT_MS, &res);
+    int rc = chunk_client_write(p[0].addr, chain, 2, 7, 1, 0, CHUNK_NO_TOKEN, 0, pattern_source,
+                                &src, TIMEOUT_MS, &res);
     int64_t took = now_ms() - k.killed_at;
     ck_assert(src.hooked);
     ck_assert_msg(rc < 0, "the write succeeded although %s was killed", p[1].addr);
@@ -207,8 +209,8 @@ START_TEST(test_middle_replica_killed_is_named)
     ck_assert(!c_has || cv == 1);
     const char *chain2[1] = {p[2].addr};
     struct pattern_src src2 = {.id = 7, .end = CHUNK_MAX_SIZE};
-    rc = chunk_client_write(p[0].addr, chain2, c_has ? 1 : 0, 7, 2, 1, 0, pattern_source, &src2,
-                            TIMEOUT_MS, &res);
+    rc = chunk_client_write(p[0].addr, chain2, c_has ? 1 : 0, 7, 2, 1, CHUNK_NO_TOKEN, 0,
+                            pattern_source, &src2, TIMEOUT_MS, &res);
     ck_assert_msg(rc == 0, "rewrite: %s at %s", cfs_strerror(rc), res.failed_address);
     expect_replica(p[0].addr, 7, 2, CHUNK_MAX_SIZE, NULL);
     if (c_has) expect_replica(p[2].addr, 7, 2, CHUNK_MAX_SIZE, NULL);
@@ -216,8 +218,8 @@ START_TEST(test_middle_replica_killed_is_named)
     /* A chain whose last replica does not exist: the error names it. */
     const char *dead_chain[2] = {p[2].addr, p[1].addr};
     struct pattern_src src3 = {.id = 8, .end = 2 * MiB};
-    rc = chunk_client_write(p[0].addr, dead_chain, 2, 8, 1, 0, 0, pattern_source, &src3, TIMEOUT_MS,
-                            &res);
+    rc = chunk_client_write(p[0].addr, dead_chain, 2, 8, 1, 0, CHUNK_NO_TOKEN, 0, pattern_source,
+                            &src3, TIMEOUT_MS, &res);
     ck_assert_int_lt(rc, 0);
     ck_assert_str_eq(res.failed_address, p[1].addr);
     cs_proc_stop(&p[0], SIGTERM);
@@ -241,7 +243,8 @@ static void write_simple(const char *addr, uint64_t id, uint64_t len)
 {
     struct pattern_src src = {.id = id, .end = len};
     struct chunk_write_result res;
-    int rc = chunk_client_write(addr, NULL, 0, id, 1, 0, 0, pattern_source, &src, TIMEOUT_MS, &res);
+    int rc = chunk_client_write(addr, NULL, 0, id, 1, 0, CHUNK_NO_TOKEN, 0, pattern_source, &src,
+                                TIMEOUT_MS, &res);
     ck_assert_msg(rc == 0, "write %" PRIu64 ": %s", id, cfs_strerror(rc));
 }
 
@@ -286,10 +289,11 @@ START_TEST(test_corrupt_block_refused_and_scrubbed)
     write_simple(r.addr, 21, 5 * MiB);
     flip_byte(r.dir, 21, 3 * MiB + 777);
     struct check_sink c = {.id = 21, .tmp = malloc(CHUNK_PIECE_SIZE)};
-    ssize_t n = chunk_client_read(r.addr, 21, 1, 0, 2 * MiB, TIMEOUT_MS, check_sink, &c);
+    ssize_t n =
+        chunk_client_read(r.addr, 21, 1, CHUNK_NO_TOKEN, 0, 2 * MiB, TIMEOUT_MS, check_sink, &c);
     ck_assert_int_eq(n, 2 * MiB);
     ck_assert_uint_eq(c.mismatches, 0);
-    n = chunk_client_read(r.addr, 21, 1, 0, 0, TIMEOUT_MS, check_sink, &c);
+    n = chunk_client_read(r.addr, 21, 1, CHUNK_NO_TOKEN, 0, 0, TIMEOUT_MS, check_sink, &c);
     ck_assert_int_eq(n, -CFS_ECORRUPT);
     ck_assert_uint_eq(c.mismatches, 0);
     free(c.tmp);
@@ -309,8 +313,9 @@ START_TEST(test_corrupt_block_refused_and_scrubbed)
     ck_assert_int_eq(chunk_client_info(s.addr, 22, TIMEOUT_MS, &v, &l), -ENOENT);
     /* the healthy neighbour is untouched */
     expect_replica(s.addr, 23, 1, 3 * MiB, NULL);
-    ck_assert_int_eq(chunk_client_read(s.addr, 22, 1, 0, 0, TIMEOUT_MS, discard_sink, NULL),
-                     -ENOENT);
+    ck_assert_int_eq(
+        chunk_client_read(s.addr, 22, 1, CHUNK_NO_TOKEN, 0, 0, TIMEOUT_MS, discard_sink, NULL),
+        -ENOENT);
     cs_proc_stop(&r, SIGTERM);
     cs_proc_stop(&s, SIGTERM);
 }
@@ -324,39 +329,45 @@ START_TEST(test_replicate_delete_info_set_version)
     start(&b, "rb", NULL);
     write_simple(a.addr, 31, 9 * MiB + 3);
     /* pull from a peer: same bytes, same version */
-    ck_assert_int_eq(chunk_client_replicate(b.addr, 31, 1, a.addr, TIMEOUT_MS), 0);
+    ck_assert_int_eq(chunk_client_replicate(b.addr, 31, 1, a.addr, CHUNK_NO_TOKEN, TIMEOUT_MS), 0);
     expect_replica(b.addr, 31, 1, 9 * MiB + 3, NULL);
     /* a version the source does not have: refused, nothing left behind */
-    ck_assert_int_eq(chunk_client_replicate(b.addr, 31, 5, a.addr, TIMEOUT_MS), -CFS_ESTALE_VER);
+    ck_assert_int_eq(chunk_client_replicate(b.addr, 31, 5, a.addr, CHUNK_NO_TOKEN, TIMEOUT_MS),
+                     -CFS_ESTALE_VER);
     expect_replica(b.addr, 31, 1, 9 * MiB + 3, NULL);
-    ck_assert_int_eq(chunk_client_replicate(b.addr, 32, 1, a.addr, TIMEOUT_MS), -ENOENT);
+    ck_assert_int_eq(chunk_client_replicate(b.addr, 32, 1, a.addr, CHUNK_NO_TOKEN, TIMEOUT_MS),
+                     -ENOENT);
     uint64_t v, l;
     ck_assert_int_eq(chunk_client_info(b.addr, 32, TIMEOUT_MS, &v, &l), -ENOENT);
     /* version bump by RPC, then stale replica replaced by a newer pull */
-    ck_assert_int_eq(chunk_client_set_version(a.addr, 31, 1, 2, TIMEOUT_MS), 0);
-    ck_assert_int_eq(chunk_client_set_version(a.addr, 31, 1, 3, TIMEOUT_MS), -CFS_ESTALE_VER);
-    ck_assert_int_eq(chunk_client_replicate(b.addr, 31, 2, a.addr, TIMEOUT_MS), 0);
+    ck_assert_int_eq(chunk_client_set_version(a.addr, 31, 1, 2, CHUNK_NO_TOKEN, TIMEOUT_MS), 0);
+    ck_assert_int_eq(chunk_client_set_version(a.addr, 31, 1, 3, CHUNK_NO_TOKEN, TIMEOUT_MS),
+                     -CFS_ESTALE_VER);
+    ck_assert_int_eq(chunk_client_replicate(b.addr, 31, 2, a.addr, CHUNK_NO_TOKEN, TIMEOUT_MS), 0);
     expect_replica(b.addr, 31, 2, 9 * MiB + 3, NULL);
     /* stale read version */
-    ck_assert_int_eq(chunk_client_read(b.addr, 31, 1, 0, 0, TIMEOUT_MS, discard_sink, NULL),
-                     -CFS_ESTALE_VER);
+    ck_assert_int_eq(
+        chunk_client_read(b.addr, 31, 1, CHUNK_NO_TOKEN, 0, 0, TIMEOUT_MS, discard_sink, NULL),
+        -CFS_ESTALE_VER);
     /* delete: wrong version refused, right one removes */
-    ck_assert_int_eq(chunk_client_delete(b.addr, 31, 1, TIMEOUT_MS), -CFS_ESTALE_VER);
-    ck_assert_int_eq(chunk_client_delete(b.addr, 31, 2, TIMEOUT_MS), 0);
+    ck_assert_int_eq(chunk_client_delete(b.addr, 31, 1, CHUNK_NO_TOKEN, TIMEOUT_MS),
+                     -CFS_ESTALE_VER);
+    ck_assert_int_eq(chunk_client_delete(b.addr, 31, 2, CHUNK_NO_TOKEN, TIMEOUT_MS), 0);
     ck_assert_int_eq(chunk_client_info(b.addr, 31, TIMEOUT_MS, &v, &l), -ENOENT);
     /* bad input: id 0 and a write without a header */
     ck_assert_int_eq(chunk_client_info(b.addr, 0, TIMEOUT_MS, &v, &l), -EINVAL);
-    ck_assert_int_eq(chunk_client_read(b.addr, 0, 1, 0, 0, TIMEOUT_MS, discard_sink, NULL),
-                     -EINVAL);
+    ck_assert_int_eq(
+        chunk_client_read(b.addr, 0, 1, CHUNK_NO_TOKEN, 0, 0, TIMEOUT_MS, discard_sink, NULL),
+        -EINVAL);
     struct chunk_write_result res;
     struct pattern_src src = {.id = 40, .end = MiB};
+    ck_assert_int_eq(chunk_client_write(b.addr, NULL, 0, 40, 0, 0, CHUNK_NO_TOKEN, 0,
+                                        pattern_source, &src, TIMEOUT_MS, &res),
+                     -EINVAL);
     ck_assert_int_eq(
-        chunk_client_write(b.addr, NULL, 0, 40, 0, 0, 0, pattern_source, &src, TIMEOUT_MS, &res),
-        -EINVAL);
-    ck_assert_int_eq(
-        chunk_client_write(b.addr, NULL, 0, 40, 1, 0, CHUNK_MAX_SIZE - 10, pattern_source,
-                           &(struct pattern_src){.id = 40, .end = CHUNK_MAX_SIZE + 100ull},
-                           TIMEOUT_MS, &res),
+        chunk_client_write(
+            b.addr, NULL, 0, 40, 1, 0, CHUNK_NO_TOKEN, CHUNK_MAX_SIZE - 10, pattern_source,
+            &(struct pattern_src){.id = 40, .end = CHUNK_MAX_SIZE + 100ull}, TIMEOUT_MS, &res),
         -EINVAL);
     /* malformed messages: a clear error, the server keeps going */
     static const uint8_t junk[] = {0xff, 0xff, 0xff, 0xff, 0x0f};

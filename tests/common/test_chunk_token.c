@@ -59,7 +59,7 @@ END_TEST
 START_TEST(test_known_answer)
 {
     static const char hex[] = "010100009e3407002a000000000000000700000000000000c08feecf8b010000"
-                              "3643b96ead6a8a390d9d93db84ce825008cd3e024459d2c5eb129caf4fd569f5";
+                              "7e20612b7566ff6aae09fdd68815a3b30f464bbe3c6247559f38283f4bb1861e";
     uint8_t want[CHUNK_TOKEN_SIZE];
     for (size_t i = 0; i < sizeof want; i++) {
         unsigned v;
