@@ -52,6 +52,8 @@ static const cfs_config_def run_defs[] = {
     {"rebalance-spread", CFS_CFG_STRING, "0.1",
      "move chunks until every used fraction is within this of the mean (0 disables)"},
     {"rebalance-max-inflight", CFS_CFG_INT, "4", "rebalancing copies in flight cluster-wide"},
+    {"token-lifetime-ms", CFS_CFG_INT, "600000",
+     "chunk access tokens expire this long after signing (with a cluster secret); <= 3600000"},
     {"log-level", CFS_CFG_STRING, "info", "debug, info, warn or error"},
     {"http-listen", CFS_CFG_STRING, "", "host:port for /metrics, / and /status.json (empty: off)"},
     CFS_SECURITY_CONFIG_DEFS,
@@ -230,6 +232,7 @@ static int cmd_run(int argc, char **argv)
     int64_t rep_max = cfs_config_int(&c, "repair-max-inflight");
     int64_t rep_srv = cfs_config_int(&c, "repair-max-per-server");
     int64_t reb_max = cfs_config_int(&c, "rebalance-max-inflight");
+    int64_t token_life = cfs_config_int(&c, "token-lifetime-ms");
     char *spread_end = NULL;
     const char *spread_s = cfs_config_str(&c, "rebalance-spread");
     double spread = spread_s ? strtod(spread_s, &spread_end) : -1;
@@ -251,6 +254,11 @@ static int cmd_run(int argc, char **argv)
         elect > 10000 || snap < 0) {
         fprintf(stderr, "chunkfs-metaserver: --dead-timeout-ms and --lease-ms must be > 0; "
                         "tick/election/snapshot settings >= 0\n");
+        goto out;
+    }
+    if (token_life <= 0 || token_life > CHUNK_TOKEN_EPOCH_MS) {
+        fprintf(stderr, "chunkfs-metaserver: --token-lifetime-ms must be in 1..%lld\n",
+                (long long)CHUNK_TOKEN_EPOCH_MS);
         goto out;
     }
 
@@ -285,7 +293,8 @@ static int cmd_run(int argc, char **argv)
                               .repair_max_inflight = (uint32_t)rep_max,
                               .repair_max_per_server = (uint32_t)rep_srv,
                               .rebalance_spread = spread,
-                              .rebalance_max_inflight = (uint32_t)reb_max};
+                              .rebalance_max_inflight = (uint32_t)reb_max,
+                              .token_lifetime_ms = token_life};
     meta_server *ms = NULL;
     meta_http *http = NULL;
     int port = 0;
