@@ -19,6 +19,7 @@
 #include "common/log_signal.h"
 #include "common/rpc.h"
 #include "common/security_opts.h"
+#include "common/token_keyring.h"
 
 static const cfs_config_def defs[] = {
     {"listen", CFS_CFG_STRING, NULL, "host:port to serve on (port 0: any free port)"},
@@ -42,6 +43,7 @@ static const cfs_config_def defs[] = {
     {"log-level", CFS_CFG_STRING, "info", "debug|info|warn|error"},
     {"http-listen", CFS_CFG_STRING, "", "host:port for /metrics and /log-level (empty: off)"},
     CFS_SECURITY_CONFIG_DEFS,
+    CFS_TOKEN_CONFIG_DEF,
     {NULL, 0, NULL, NULL},
 };
 
@@ -147,7 +149,10 @@ int main(int argc, char **argv)
     }
 
     rpc_global_init();
-    if (cfs_security_apply_config(&cfg, true, err, sizeof err) < 0) {
+    chunk_keyring tokens;
+    bool tokens_on = false;
+    if (cfs_security_apply_config(&cfg, true, err, sizeof err) < 0 ||
+        cfs_token_keyring_load(&cfg, &tokens, &tokens_on, err, sizeof err) < 0) {
         fprintf(stderr, "chunkfs-chunkserver: %s\n", err);
         free(meta_copy);
         cfs_config_free(&cfg);
@@ -169,6 +174,7 @@ int main(int argc, char **argv)
         .store = store,
         .sync = strcmp(sync_s, "close") == 0 ? CHUNK_SYNC_CLOSE : CHUNK_SYNC_PER_WRITE,
         .max_streams_per_client = (unsigned)cfs_config_int(&cfg, "max-streams-per-client"),
+        .tokens = tokens_on ? &tokens : NULL,
     };
     rc = chunk_service_create(&so, &svc);
     if (rc == 0) {
@@ -222,6 +228,7 @@ int main(int argc, char **argv)
         .address = address,
         .http_address = http_address,
         .interval_ms = (int)cfs_config_int(&cfg, "heartbeat-ms"),
+        .tokens = tokens_on ? &tokens : NULL,
     };
     rc = heartbeat_create(&ho, &hb);
     if (rc == 0) {

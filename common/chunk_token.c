@@ -5,11 +5,10 @@
 #include <string.h>
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 
 #include "common/byte_order.h"
 #include "common/errors.h"
+#include "common/hmac.h"
 
 #define TOKEN_FORMAT 1
 #define SIGNED_LEN 32 /* bytes covered by the MAC */
@@ -19,20 +18,12 @@
 static const char KEY_LABEL[] = "chunkfs-token";
 static const char ROOT_LABEL[] = "chunkfs chunk token v1"; /* as cfs_secret_derive would */
 
-static int hmac256(const uint8_t *key, size_t key_len, const uint8_t *msg, size_t msg_len,
-                   uint8_t out[32])
-{
-    unsigned int n = 0;
-    if (!HMAC(EVP_sha256(), key, (int)key_len, msg, msg_len, out, &n) || n != 32) return -EIO;
-    return 0;
-}
-
 static int epoch_key(const chunk_keyring *kr, uint32_t epoch, uint8_t key[32])
 {
     uint8_t msg[sizeof KEY_LABEL - 1 + 4];
     memcpy(msg, KEY_LABEL, sizeof KEY_LABEL - 1);
     cfs_put_le32(msg + sizeof KEY_LABEL - 1, epoch);
-    return hmac256(kr->root, sizeof kr->root, msg, sizeof msg, key);
+    return cfs_hmac_sha256(kr->root, sizeof kr->root, msg, sizeof msg, key);
 }
 
 static int mac_of(const chunk_keyring *kr, uint32_t epoch, const uint8_t *signed_part,
@@ -40,7 +31,7 @@ static int mac_of(const chunk_keyring *kr, uint32_t epoch, const uint8_t *signed
 {
     uint8_t key[32];
     int rc = epoch_key(kr, epoch, key);
-    if (rc == 0) rc = hmac256(key, sizeof key, signed_part, SIGNED_LEN, mac);
+    if (rc == 0) rc = cfs_hmac_sha256(key, sizeof key, signed_part, SIGNED_LEN, mac);
     OPENSSL_cleanse(key, sizeof key);
     return rc;
 }
@@ -57,7 +48,8 @@ int chunk_keyring_init(chunk_keyring *kr, const uint8_t *secret, size_t len, int
     kr->rotation_ms = rotation_ms;
     /* The secret is also the cluster's authentication secret: tokens use a key derived for
      * this purpose only, so nothing here can be turned into a proof of the secret itself. */
-    return hmac256(secret, len, (const uint8_t *)ROOT_LABEL, sizeof ROOT_LABEL - 1, kr->root);
+    return cfs_hmac_sha256(secret, len, (const uint8_t *)ROOT_LABEL, sizeof ROOT_LABEL - 1,
+                           kr->root);
 }
 
 int chunk_token_sign(const chunk_keyring *kr, enum chunk_token_op op, uint64_t chunk_id,
@@ -114,7 +106,7 @@ int chunk_token_verify(const chunk_keyring *kr, const uint8_t *tok, size_t len,
     uint8_t mac[MAC_LEN];
     int rc = mac_of(kr, t.epoch, tok, mac);
     if (rc < 0) return refuse(rc, "cannot compute the MAC", why);
-    bool mac_ok = CRYPTO_memcmp(mac, tok + SIGNED_LEN, MAC_LEN) == 0;
+    bool mac_ok = cfs_mem_equal_ct(mac, tok + SIGNED_LEN, MAC_LEN);
     OPENSSL_cleanse(mac, sizeof mac);
     if (!mac_ok) return refuse(-EACCES, "bad signature", why);
     int64_t cur = now_ms / kr->rotation_ms;

@@ -14,6 +14,7 @@
 #include "common/log_signal.h"
 #include "common/rpc.h"
 #include "common/security_opts.h"
+#include "common/token_keyring.h"
 #include "metaserver/meta_format.h"
 #include "metaserver/meta_metrics.h"
 #include "metaserver/meta_server.h"
@@ -57,6 +58,7 @@ static const cfs_config_def run_defs[] = {
     {"log-level", CFS_CFG_STRING, "info", "debug, info, warn or error"},
     {"http-listen", CFS_CFG_STRING, "", "host:port for /metrics, / and /status.json (empty: off)"},
     CFS_SECURITY_CONFIG_DEFS,
+    CFS_TOKEN_CONFIG_DEF,
     {NULL, 0, NULL, NULL}};
 
 static int set_log_level(const cfs_config *c)
@@ -271,7 +273,10 @@ static int cmd_run(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
     rpc_global_init();
-    if (cfs_security_apply_config(&c, true, err, sizeof err) < 0) {
+    chunk_keyring tokens;
+    bool tokens_on = false;
+    if (cfs_security_apply_config(&c, true, err, sizeof err) < 0 ||
+        cfs_token_keyring_load(&c, &tokens, &tokens_on, err, sizeof err) < 0) {
         fprintf(stderr, "chunkfs-metaserver: %s\n", err);
         goto out;
     }
@@ -294,6 +299,7 @@ static int cmd_run(int argc, char **argv)
                               .repair_max_per_server = (uint32_t)rep_srv,
                               .rebalance_spread = spread,
                               .rebalance_max_inflight = (uint32_t)reb_max,
+                              .tokens = tokens_on ? &tokens : NULL,
                               .token_lifetime_ms = token_life};
     meta_server *ms = NULL;
     meta_http *http = NULL;

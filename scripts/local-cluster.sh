@@ -15,7 +15,8 @@
 # CHUNKFS_VAR (default ./var), CHUNK_SIZE (default 64M, used at format time), DEMO_MB.
 # Running `start` twice is harmless: running servers are left alone.
 # Security: `start` makes a cluster secret once ($CHUNKFS_VAR/secret, mode 0600) and gives it to
-# every server, the CLI and the mount (CHUNKFS_SECRET_FILE; `env` prints it too).
+# every server, the CLI and the mount (CHUNKFS_SECRET_FILE; `env` prints it too), and a chunk
+# token secret ($CHUNKFS_VAR/token_secret) that only the servers get (--token-secret-file).
 # CHUNKFS_TLS=1: TLS on every connection, with a test CA and certificates made once by
 # scripts/make-certs.sh in $CHUNKFS_VAR/certs (clients get CHUNKFS_TLS_CA); CHUNKFS_TLS=mutual:
 # servers also require client certificates (clients get CHUNKFS_TLS_CERT/KEY). The mode of the
@@ -38,6 +39,7 @@ for i in 1 2 3; do
 done
 export CHUNKFS_META=$META_ADDRS
 SECRET="$VAR/secret"
+TOKEN_SECRET="$VAR/token_secret"
 export CHUNKFS_SECRET_FILE=$SECRET
 CERTS="$VAR/certs"
 TLS_ARGS=()
@@ -83,7 +85,8 @@ start_meta() {
     local i=$1
     alive "meta$i" && return 0
     "$BIN/chunkfs-metaserver" --id "$i" --listen "127.0.0.1:$((BASE + i - 1))" --peers "$PEERS" \
-        --data-dir "$VAR/meta$i" --secret-file "$SECRET" "${TLS_ARGS[@]}" >>"$VAR/log/meta$i.log" 2>&1 &
+        --data-dir "$VAR/meta$i" --secret-file "$SECRET" --token-secret-file "$TOKEN_SECRET" \
+        "${TLS_ARGS[@]}" >>"$VAR/log/meta$i.log" 2>&1 &
     echo $! >"$VAR/run/meta$i.pid"
 }
 
@@ -92,7 +95,8 @@ start_chunk() {
     alive "chunk$i" && return 0
     "$BIN/chunkfs-chunkserver" --listen "127.0.0.1:$((BASE + 9 + i))" --meta "$META_ADDRS" \
         --data-dir "$VAR/chunk$i" --cluster-id "$(cat "$VAR/cluster_id")" --domain "host$i" \
-        --secret-file "$SECRET" "${TLS_ARGS[@]}" >>"$VAR/log/chunk$i.log" 2>&1 &
+        --secret-file "$SECRET" --token-secret-file "$TOKEN_SECRET" "${TLS_ARGS[@]}" \
+        >>"$VAR/log/chunk$i.log" 2>&1 &
     echo $! >"$VAR/run/chunk$i.pid"
 }
 
@@ -117,10 +121,13 @@ cmd_start() {
     if [ ! -f "$VAR/cluster_id" ]; then
         echo "local$(date +%s)" >"$VAR/cluster_id"
     fi
-    if [ ! -f "$SECRET" ]; then
-        (umask 077 && od -An -tx1 -N32 /dev/urandom | tr -d ' \n' >"$SECRET") ||
-            die "cannot write $SECRET"
-    fi
+    local f
+    for f in "$SECRET" "$TOKEN_SECRET"; do
+        if [ ! -f "$f" ]; then
+            (umask 077 && od -An -tx1 -N32 /dev/urandom | tr -d ' \n' >"$f") ||
+                die "cannot write $f"
+        fi
+    done
     if [ ${#TLS_ARGS[@]} -gt 0 ]; then
         "$HERE/scripts/make-certs.sh" "$CERTS" >/dev/null || die "make-certs.sh failed"
     fi

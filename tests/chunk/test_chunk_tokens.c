@@ -1,8 +1,9 @@
 /* Integration: chunk access tokens at real chunkserver processes started with a cluster
- * secret (no metaserver: this test signs tokens itself with a keyring from the same secret,
- * as the leader would). Every ChunkService call that touches data is refused without a valid,
- * unexpired token for that chunk, version and operation, with the exact error:
- *   -EACCES for a missing, forged, wrong-chunk, wrong-version or wrong-operation token,
+ * secret and a token secret (no metaserver: this test signs tokens itself with a keyring from
+ * the token secret, as the leader would). Every ChunkService call that touches data is refused
+ * without a valid, unexpired token for that chunk, version and operation, with the exact error:
+ *   -EACCES for a missing, forged (among others: minted from the cluster secret, which clients
+ *           hold), wrong-chunk, wrong-version or wrong-operation token,
  *   -CFS_ETOKEN for an expired one,
  * and a valid token is accepted: a chain write lands on both replicas (the downstream checks
  * the token forwarded in the header), reads return the bytes, a replication target presents
@@ -11,6 +12,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,8 +33,8 @@
 #define LIFE (10LL * 60 * 1000)
 
 static char g_root[1024];
-static char g_secret_path[1100];
-static chunk_keyring g_kr;
+static char g_secret_path[1100], g_token_secret_path[1100];
+static chunk_keyring g_kr, g_cluster_kr;
 static struct cs_proc g_a, g_b, g_c;
 
 static int64_t unix_ms(void)
@@ -64,13 +67,10 @@ static struct tok sign(enum chunk_token_op op, uint64_t id, uint64_t ver)
     return sign_with(&g_kr, op, id, ver, 0);
 }
 
+/* What a client could make: a token from the cluster secret instead of the token secret. */
 static struct tok forged(enum chunk_token_op op, uint64_t id, uint64_t ver)
 {
-    chunk_keyring other;
-    static const char s[] = "not the cluster secret at all";
-    ck_assert_int_eq(
-        chunk_keyring_init(&other, (const uint8_t *)s, sizeof s - 1, CHUNK_TOKEN_EPOCH_MS), 0);
-    return sign_with(&other, op, id, ver, 0);
+    return sign_with(&g_cluster_kr, op, id, ver, 0);
 }
 
 static ssize_t pattern_source(void *arg, uint64_t off, uint8_t *buf, size_t max)
@@ -115,22 +115,34 @@ static ssize_t read_chunk(const char *addr, uint64_t id, uint64_t ver, chunk_tok
     return n;
 }
 
-static void setup(void)
+/* Writes a secret file and loads it back; returns its keyring. */
+static chunk_keyring make_secret(char *path, size_t len, const char *name, const char *text,
+                                 bool install)
 {
-    ck_assert_int_eq(cs_make_root(g_root, sizeof g_root, "cfs_tokens"), 0);
-    snprintf(g_secret_path, sizeof g_secret_path, "%s/secret", g_root);
-    int fd = open(g_secret_path, O_CREAT | O_WRONLY | O_EXCL, 0600);
+    snprintf(path, len, "%s/%s", g_root, name);
+    int fd = open(path, O_CREAT | O_WRONLY | O_EXCL, 0600);
     ck_assert_int_ge(fd, 0);
-    static const char secret[] = "token-test-secret-0123456789abcdef\n";
-    ck_assert_int_eq(write(fd, secret, sizeof secret - 1), (ssize_t)(sizeof secret - 1));
+    ck_assert_int_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
     close(fd);
     cfs_secret s;
     char err[256];
-    ck_assert_msg(cfs_secret_load(g_secret_path, &s, err, sizeof err) == 0, "%s", err);
-    cfs_secret_install(&s); /* our calls authenticate like a client of this cluster */
-    ck_assert_int_eq(chunk_keyring_init(&g_kr, s.bytes, s.len, CHUNK_TOKEN_EPOCH_MS), 0);
+    ck_assert_msg(cfs_secret_load(path, &s, err, sizeof err) == 0, "%s", err);
+    if (install) cfs_secret_install(&s); /* our calls authenticate like a cluster member */
+    chunk_keyring kr;
+    ck_assert_int_eq(chunk_keyring_init(&kr, s.bytes, s.len, CHUNK_TOKEN_EPOCH_MS), 0);
     cfs_secret_wipe(&s);
-    const char *extra[] = {"--secret-file", g_secret_path, NULL};
+    return kr;
+}
+
+static void setup(void)
+{
+    ck_assert_int_eq(cs_make_root(g_root, sizeof g_root, "cfs_tokens"), 0);
+    g_cluster_kr = make_secret(g_secret_path, sizeof g_secret_path, "secret",
+                               "cluster-secret-0123456789abcdef\n", true);
+    g_kr = make_secret(g_token_secret_path, sizeof g_token_secret_path, "token_secret",
+                       "token-secret-for-servers-only-0123\n", false);
+    const char *extra[] = {"--secret-file", g_secret_path, "--token-secret-file",
+                           g_token_secret_path, NULL};
     ck_assert_int_eq(cs_proc_start(&g_a, g_root, "a", extra), 0);
     ck_assert_int_eq(cs_proc_start(&g_b, g_root, "b", extra), 0);
     ck_assert_int_eq(cs_proc_start(&g_c, g_root, "c", extra), 0);
@@ -180,74 +192,76 @@ END_TEST
 
 START_TEST(test_read_tokens)
 {
+    const uint64_t ID = 11;
     struct chunk_write_result res;
-    struct tok t = sign(CHUNK_TOKEN_WRITE, 1, 1);
-    ck_assert_int_eq(write_chunk(g_a.addr, NULL, 1, 1, 0, ref(&t), &res), 0);
+    struct tok t = sign(CHUNK_TOKEN_WRITE, ID, 1);
+    ck_assert_int_eq(write_chunk(g_a.addr, NULL, ID, 1, 0, ref(&t), &res), 0);
     uint64_t bad = 0;
-    ck_assert_int_eq(read_chunk(g_a.addr, 1, 1, CHUNK_NO_TOKEN, &bad), -EACCES);
-    t = forged(CHUNK_TOKEN_READ, 1, 1);
-    ck_assert_int_eq(read_chunk(g_a.addr, 1, 1, ref(&t), &bad), -EACCES);
-    t = sign_with(&g_kr, CHUNK_TOKEN_READ, 1, 1, LIFE + 1000);
-    ck_assert_int_eq(read_chunk(g_a.addr, 1, 1, ref(&t), &bad), -CFS_ETOKEN);
-    t = sign(CHUNK_TOKEN_READ, 2, 1);
-    ck_assert_int_eq(read_chunk(g_a.addr, 1, 1, ref(&t), &bad), -EACCES);
-    t = sign(CHUNK_TOKEN_READ, 1, 2);
-    ck_assert_int_eq(read_chunk(g_a.addr, 1, 1, ref(&t), &bad), -EACCES);
-    t = sign(CHUNK_TOKEN_WRITE, 1, 1);
-    ck_assert_int_eq(read_chunk(g_a.addr, 1, 1, ref(&t), &bad), -EACCES);
+    ck_assert_int_eq(read_chunk(g_a.addr, ID, 1, CHUNK_NO_TOKEN, &bad), -EACCES);
+    t = forged(CHUNK_TOKEN_READ, ID, 1);
+    ck_assert_int_eq(read_chunk(g_a.addr, ID, 1, ref(&t), &bad), -EACCES);
+    t = sign_with(&g_kr, CHUNK_TOKEN_READ, ID, 1, LIFE + 1000);
+    ck_assert_int_eq(read_chunk(g_a.addr, ID, 1, ref(&t), &bad), -CFS_ETOKEN);
+    t = sign(CHUNK_TOKEN_READ, ID + 1, 1);
+    ck_assert_int_eq(read_chunk(g_a.addr, ID, 1, ref(&t), &bad), -EACCES);
+    t = sign(CHUNK_TOKEN_READ, ID, 2);
+    ck_assert_int_eq(read_chunk(g_a.addr, ID, 1, ref(&t), &bad), -EACCES);
+    t = sign(CHUNK_TOKEN_WRITE, ID, 1);
+    ck_assert_int_eq(read_chunk(g_a.addr, ID, 1, ref(&t), &bad), -EACCES);
     /* Truncated: one byte short of a token. */
-    t = sign(CHUNK_TOKEN_READ, 1, 1);
+    t = sign(CHUNK_TOKEN_READ, ID, 1);
     chunk_token_ref shortened = {t.b, sizeof t.b - 1};
-    ck_assert_int_eq(read_chunk(g_a.addr, 1, 1, shortened, &bad), -EACCES);
-    ck_assert_int_eq(read_chunk(g_a.addr, 1, 1, ref(&t), &bad), 2 * MiB);
+    ck_assert_int_eq(read_chunk(g_a.addr, ID, 1, shortened, &bad), -EACCES);
+    ck_assert_int_eq(read_chunk(g_a.addr, ID, 1, ref(&t), &bad), 2 * MiB);
     ck_assert_uint_eq(bad, 0);
 }
 END_TEST
 
 START_TEST(test_replicate_delete_set_version)
 {
+    const uint64_t ID = 21;
     struct chunk_write_result res;
-    struct tok t = sign(CHUNK_TOKEN_WRITE, 1, 1);
-    ck_assert_int_eq(write_chunk(g_a.addr, NULL, 1, 1, 0, ref(&t), &res), 0);
+    struct tok t = sign(CHUNK_TOKEN_WRITE, ID, 1);
+    ck_assert_int_eq(write_chunk(g_a.addr, NULL, ID, 1, 0, ref(&t), &res), 0);
 
     /* C pulls from A: a read token is not a replicate token (refused by C), an expired one is
      * refused as expired; the valid one is also what A's Read accepts from C. */
-    t = sign(CHUNK_TOKEN_READ, 1, 1);
-    ck_assert_int_eq(chunk_client_replicate(g_c.addr, 1, 1, g_a.addr, ref(&t), TIMEOUT_MS),
+    t = sign(CHUNK_TOKEN_READ, ID, 1);
+    ck_assert_int_eq(chunk_client_replicate(g_c.addr, ID, 1, g_a.addr, ref(&t), TIMEOUT_MS),
                      -EACCES);
-    t = sign_with(&g_kr, CHUNK_TOKEN_REPLICATE, 1, 1, LIFE + 1000);
-    ck_assert_int_eq(chunk_client_replicate(g_c.addr, 1, 1, g_a.addr, ref(&t), TIMEOUT_MS),
+    t = sign_with(&g_kr, CHUNK_TOKEN_REPLICATE, ID, 1, LIFE + 1000);
+    ck_assert_int_eq(chunk_client_replicate(g_c.addr, ID, 1, g_a.addr, ref(&t), TIMEOUT_MS),
                      -CFS_ETOKEN);
     uint64_t v = 0, l = 0;
-    ck_assert_int_eq(chunk_client_info(g_c.addr, 1, TIMEOUT_MS, &v, &l), -ENOENT);
-    t = sign(CHUNK_TOKEN_REPLICATE, 1, 1);
-    ck_assert_int_eq(chunk_client_replicate(g_c.addr, 1, 1, g_a.addr, ref(&t), TIMEOUT_MS), 0);
-    ck_assert_int_eq(chunk_client_info(g_c.addr, 1, TIMEOUT_MS, &v, &l), 0);
+    ck_assert_int_eq(chunk_client_info(g_c.addr, ID, TIMEOUT_MS, &v, &l), -ENOENT);
+    t = sign(CHUNK_TOKEN_REPLICATE, ID, 1);
+    ck_assert_int_eq(chunk_client_replicate(g_c.addr, ID, 1, g_a.addr, ref(&t), TIMEOUT_MS), 0);
+    ck_assert_int_eq(chunk_client_info(g_c.addr, ID, TIMEOUT_MS, &v, &l), 0);
     ck_assert_uint_eq(v, 1);
     ck_assert_uint_eq(l, 2 * MiB);
 
     /* SetVersion needs a set-version token for the new version. */
-    t = sign(CHUNK_TOKEN_SET_VERSION, 1, 1);
-    ck_assert_int_eq(chunk_client_set_version(g_c.addr, 1, 1, 2, ref(&t), TIMEOUT_MS), -EACCES);
-    ck_assert_int_eq(chunk_client_set_version(g_c.addr, 1, 1, 2, CHUNK_NO_TOKEN, TIMEOUT_MS),
+    t = sign(CHUNK_TOKEN_SET_VERSION, ID, 1);
+    ck_assert_int_eq(chunk_client_set_version(g_c.addr, ID, 1, 2, ref(&t), TIMEOUT_MS), -EACCES);
+    ck_assert_int_eq(chunk_client_set_version(g_c.addr, ID, 1, 2, CHUNK_NO_TOKEN, TIMEOUT_MS),
                      -EACCES);
-    t = sign(CHUNK_TOKEN_SET_VERSION, 1, 2);
-    ck_assert_int_eq(chunk_client_set_version(g_c.addr, 1, 1, 2, ref(&t), TIMEOUT_MS), 0);
-    ck_assert_int_eq(chunk_client_info(g_c.addr, 1, TIMEOUT_MS, &v, &l), 0);
+    t = sign(CHUNK_TOKEN_SET_VERSION, ID, 2);
+    ck_assert_int_eq(chunk_client_set_version(g_c.addr, ID, 1, 2, ref(&t), TIMEOUT_MS), 0);
+    ck_assert_int_eq(chunk_client_info(g_c.addr, ID, TIMEOUT_MS, &v, &l), 0);
     ck_assert_uint_eq(v, 2);
 
     /* Delete: refused without, with a forged or another chunk's token; the replica stays. */
-    ck_assert_int_eq(chunk_client_delete(g_c.addr, 1, 2, CHUNK_NO_TOKEN, TIMEOUT_MS), -EACCES);
-    t = forged(CHUNK_TOKEN_DELETE, 1, 2);
-    ck_assert_int_eq(chunk_client_delete(g_c.addr, 1, 2, ref(&t), TIMEOUT_MS), -EACCES);
-    t = sign(CHUNK_TOKEN_DELETE, 3, 2);
-    ck_assert_int_eq(chunk_client_delete(g_c.addr, 1, 2, ref(&t), TIMEOUT_MS), -EACCES);
-    t = sign_with(&g_kr, CHUNK_TOKEN_DELETE, 1, 2, LIFE + 1000);
-    ck_assert_int_eq(chunk_client_delete(g_c.addr, 1, 2, ref(&t), TIMEOUT_MS), -CFS_ETOKEN);
-    ck_assert_int_eq(chunk_client_info(g_c.addr, 1, TIMEOUT_MS, &v, &l), 0);
-    t = sign(CHUNK_TOKEN_DELETE, 1, 2);
-    ck_assert_int_eq(chunk_client_delete(g_c.addr, 1, 2, ref(&t), TIMEOUT_MS), 0);
-    ck_assert_int_eq(chunk_client_info(g_c.addr, 1, TIMEOUT_MS, &v, &l), -ENOENT);
+    ck_assert_int_eq(chunk_client_delete(g_c.addr, ID, 2, CHUNK_NO_TOKEN, TIMEOUT_MS), -EACCES);
+    t = forged(CHUNK_TOKEN_DELETE, ID, 2);
+    ck_assert_int_eq(chunk_client_delete(g_c.addr, ID, 2, ref(&t), TIMEOUT_MS), -EACCES);
+    t = sign(CHUNK_TOKEN_DELETE, ID + 2, 2);
+    ck_assert_int_eq(chunk_client_delete(g_c.addr, ID, 2, ref(&t), TIMEOUT_MS), -EACCES);
+    t = sign_with(&g_kr, CHUNK_TOKEN_DELETE, ID, 2, LIFE + 1000);
+    ck_assert_int_eq(chunk_client_delete(g_c.addr, ID, 2, ref(&t), TIMEOUT_MS), -CFS_ETOKEN);
+    ck_assert_int_eq(chunk_client_info(g_c.addr, ID, TIMEOUT_MS, &v, &l), 0);
+    t = sign(CHUNK_TOKEN_DELETE, ID, 2);
+    ck_assert_int_eq(chunk_client_delete(g_c.addr, ID, 2, ref(&t), TIMEOUT_MS), 0);
+    ck_assert_int_eq(chunk_client_info(g_c.addr, ID, TIMEOUT_MS, &v, &l), -ENOENT);
 }
 END_TEST
 
@@ -255,13 +269,16 @@ int main(void)
 {
     Suite *s = suite_create("chunk_tokens");
     TCase *tc = tcase_create("tokens");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    /* One set of servers for all tests (distinct chunk ids); no fork: gRPC is initialised in
+     * this process by the setup's readiness probes. */
+    tcase_add_unchecked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_write_tokens);
     tcase_add_test(tc, test_read_tokens);
     tcase_add_test(tc, test_replicate_delete_set_version);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
+    srunner_set_fork_status(sr, CK_NOFORK);
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);

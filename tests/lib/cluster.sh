@@ -15,8 +15,10 @@
 #
 # Security: by default start_cluster makes a cluster secret ($CLUSTER_DIR/secret, mode 0600),
 # passes it to every server (--secret-file) and exports CHUNKFS_SECRET_FILE for the CLI,
-# mounts and test programs, so every test runs authenticated. CFS_AUTH=0 before
-# start_cluster runs without one. CFS_SECURITY_ARGS (e.g. TLS flags) go to every server.
+# mounts and test programs, so every test runs authenticated. With it comes a token secret
+# ($CLUSTER_DIR/token_secret, servers only: --token-secret-file), so chunk access tokens are
+# on and clients cannot mint them. CFS_AUTH=0 before start_cluster runs without either.
+# CFS_SECURITY_ARGS (e.g. TLS flags) go to every server.
 #
 # Exported after start_cluster: CHUNKFS_META (comma-separated addresses), CLUSTER_DIR.
 # Arrays: META_ADDR[i], META_PID[i], CHUNK_ADDR[i], CHUNK_PID[i] (i from 1).
@@ -32,6 +34,7 @@ declare -a META_ADDR META_PID CHUNK_ADDR CHUNK_PID EXTRA_PIDS
 CLUSTER_DIR=""
 CLUSTER_ID=""
 CLUSTER_SECRET="" # secret file path, empty without authentication
+TOKEN_SECRET=""   # chunk token secret file (servers only), empty with CLUSTER_SECRET
 N_META=0
 N_CHUNK=0
 
@@ -90,7 +93,8 @@ _start_meta() {
     "$CFS_META_BIN" --id "$i" --listen "${META_ADDR[$i]}" --peers "$peers" \
         --data-dir "$CLUSTER_DIR/meta$i" --port-file "$CLUSTER_DIR/run/meta$i.port" \
         --dead-timeout-ms "${CFS_DEAD_MS:-10000}" --lease-ms "${CFS_LEASE_MS:-30000}" \
-        ${CLUSTER_SECRET:+--secret-file "$CLUSTER_SECRET"} ${CFS_SECURITY_ARGS:-} \
+        ${CLUSTER_SECRET:+--secret-file "$CLUSTER_SECRET"} \
+        ${TOKEN_SECRET:+--token-secret-file "$TOKEN_SECRET"} ${CFS_SECURITY_ARGS:-} \
         ${CFS_META_ARGS:-} >>"$CLUSTER_DIR/log/meta$i.log" 2>&1 &
     META_PID[$i]=$!
 }
@@ -101,7 +105,8 @@ _start_chunk() {
     "$CFS_CHUNK_BIN" --listen 127.0.0.1:0 --meta "$CHUNKFS_META" \
         --data-dir "$CLUSTER_DIR/chunk$i" --cluster-id "$CLUSTER_ID" --domain "d$i" \
         --port-file "$CLUSTER_DIR/run/chunk$i.port" \
-        ${CLUSTER_SECRET:+--secret-file "$CLUSTER_SECRET"} ${CFS_SECURITY_ARGS:-} ${CFS_CHUNK_ARGS:-} \
+        ${CLUSTER_SECRET:+--secret-file "$CLUSTER_SECRET"} \
+        ${TOKEN_SECRET:+--token-secret-file "$TOKEN_SECRET"} ${CFS_SECURITY_ARGS:-} ${CFS_CHUNK_ARGS:-} \
         >>"$CLUSTER_DIR/log/chunk$i.log" 2>&1 &
     CHUNK_PID[$i]=$!
     if ! _wait_file "$CLUSTER_DIR/run/chunk$i.port" 30 "${CHUNK_PID[$i]}"; then
@@ -167,16 +172,19 @@ start_cluster() {
     return 0
 }
 
-# Makes $CLUSTER_DIR/secret (0600, 32 random bytes as hex) unless CFS_AUTH=0, and exports
-# CHUNKFS_SECRET_FILE for clients.
+# Makes $CLUSTER_DIR/secret and $CLUSTER_DIR/token_secret (0600, 32 random bytes as hex)
+# unless CFS_AUTH=0, and exports CHUNKFS_SECRET_FILE for clients (the token secret is for
+# servers only).
 cluster_make_secret() {
     if [ "${CFS_AUTH:-1}" = 0 ]; then
         CLUSTER_SECRET=""
+        TOKEN_SECRET=""
         unset CHUNKFS_SECRET_FILE
         return 0
     fi
     CLUSTER_SECRET="$CLUSTER_DIR/secret"
-    cfs_make_secret "$CLUSTER_SECRET" || return 1
+    TOKEN_SECRET="$CLUSTER_DIR/token_secret"
+    cfs_make_secret "$CLUSTER_SECRET" && cfs_make_secret "$TOKEN_SECRET" || return 1
     export CHUNKFS_SECRET_FILE=$CLUSTER_SECRET
 }
 
