@@ -142,7 +142,7 @@ static int read_chunk_range(cfs_file *f, uint32_t index, uint64_t coff, uint64_t
         chunk_cache_invalidate(f, index);
         if (rc == -CFS_ETOKEN || rc == -EACCES) {
             /* A refused token: a fresh one at once; refused again, it is a configuration
-             * error (e.g. another cluster secret on the chunkservers), not worth waiting on. */
+             * error (e.g. another token secret on the chunkservers), not worth waiting on. */
             if (token_refreshes++ < 2) continue;
             return rc;
         }
