@@ -8,6 +8,9 @@
  *   security_probe busy CHUNK_ADDR N           N write streams held, the next one EBUSY
  *   security_probe piece CHUNK_ADDR            a 2 MiB WriteReq is refused, nothing stored
  *
+ * The chunkserver commands act as the metaserver leader would: with chunk access tokens
+ * signed from $CHUNKFS_TOKEN_SECRET_FILE (the servers' token secret) when it is set.
+ *
  * Exit status 0 when every check passed, 1 otherwise (each failure is printed). */
 #include <errno.h>
 #include <fcntl.h>
@@ -18,10 +21,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <time.h>
 
 #include "client/chunkfs.h"
+#include "common/chunk_token.h"
 #include "common/errors.h"
 #include "common/rpc.h"
+#include "common/secret.h"
 #include "common/security_opts.h"
 #include "proto/chunkfs.pb-c.h"
 
@@ -322,11 +328,48 @@ static int cmd_emfile(const char *meta, int n)
 
 /* ------------------------------------------------------------------ chunkserver */
 
+static chunk_keyring g_tokens;
+static bool g_tokens_on;
+
+/* Loads the token secret from $CHUNKFS_TOKEN_SECRET_FILE, if set. 0 or -errno. */
+static int load_tokens(void)
+{
+    const char *path = getenv("CHUNKFS_TOKEN_SECRET_FILE");
+    if (!path || !*path) return 0;
+    cfs_secret s;
+    char err[512];
+    int rc = cfs_secret_load(path, &s, err, sizeof err);
+    if (rc < 0) {
+        fprintf(stderr, "security_probe: %s\n", err);
+        return rc;
+    }
+    rc = chunk_keyring_init(&g_tokens, s.bytes, s.len, CHUNK_TOKEN_EPOCH_MS);
+    cfs_secret_wipe(&s);
+    g_tokens_on = rc == 0;
+    return rc;
+}
+
+/* A token for op on (id, version) into tok; its length (0 when tokens are off). */
+static size_t probe_token(enum chunk_token_op op, uint64_t id, uint64_t version,
+                          uint8_t tok[CHUNK_TOKEN_SIZE])
+{
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    int64_t ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+    if (!g_tokens_on ||
+        chunk_token_sign(&g_tokens, op, id, version, ms, CHUNK_TOKEN_LIFETIME_MS, tok) < 0)
+        return 0;
+    return CHUNK_TOKEN_SIZE;
+}
+
 static int write_first(rpc_stream *st, uint64_t id, size_t data_len)
 {
+    uint8_t tok[CHUNK_TOKEN_SIZE];
     Chunkfs__WriteHeader h = CHUNKFS__WRITE_HEADER__INIT;
     h.chunk_id = id;
     h.version = 1;
+    h.token.data = tok;
+    h.token.len = probe_token(CHUNK_TOKEN_WRITE, id, 1, tok);
     Chunkfs__WriteReq w = CHUNKFS__WRITE_REQ__INIT;
     w.header = &h;
     uint8_t *data = data_len ? calloc(1, data_len) : NULL;
@@ -378,9 +421,12 @@ static int chunk_info(const char *addr, uint64_t id)
 
 static int delete_chunk(const char *addr, uint64_t id)
 {
+    uint8_t tok[CHUNK_TOKEN_SIZE];
     Chunkfs__DeleteReq r = CHUNKFS__DELETE_REQ__INIT;
     r.chunk_id = id;
     r.version = 1;
+    r.token.data = tok;
+    r.token.len = probe_token(CHUNK_TOKEN_DELETE, id, 1, tok);
     ProtobufCMessage *out = NULL;
     int rc = rpc_unary_pb(addr, "/chunkfs.ChunkService/Delete", &r.base,
                           &chunkfs__chunk_resp__descriptor, TIMEOUT_MS, &out);
@@ -467,6 +513,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "security_probe: %s\n", err);
         return 1;
     }
+    if (load_tokens() < 0) return 1;
     const char *cmd = argv[1], *addr = argv[2];
     int n = argc > 3 ? atoi(argv[3]) : 0;
     int rc = 2;

@@ -81,8 +81,9 @@ expect_fail "'..' as a new name (mount)" "File exists" mkdir "$M1/open/.."
 
 # --- per-client caps
 "$PROBE" emfile "$FC_META" 3 || fc_fail "emfile"
-"$PROBE" busy "${CHUNK_ADDR[1]}" 2 || fc_fail "busy"
-"$PROBE" piece "${CHUNK_ADDR[1]}" || fc_fail "piece"
+# (as the leader would: with chunk access tokens from the servers' token secret)
+CHUNKFS_TOKEN_SECRET_FILE="$TOKEN_SECRET" "$PROBE" busy "${CHUNK_ADDR[1]}" 2 || fc_fail "busy"
+CHUNKFS_TOKEN_SECRET_FILE="$TOKEN_SECRET" "$PROBE" piece "${CHUNK_ADDR[1]}" || fc_fail "piece"
 # A real client under the tight stream cap backs off on EBUSY and copies correctly.
 head -c $((4 << 20)) /dev/urandom >"$W/big.src"
 cfs put "$W/big.src" /big >/dev/null || fc_fail "put under the stream cap"
