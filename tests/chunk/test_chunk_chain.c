@@ -412,8 +412,8 @@ static void chain_write(struct cs_proc *p, uint64_t id, uint64_t version, uint64
     const char *chain[2] = {p[1].addr, p[2].addr};
     struct pattern_src src = {.id = id, .end = off + len};
     struct chunk_write_result res;
-    int rc = chunk_client_write(p[0].addr, chain, 2, id, version, base, off, pattern_source, &src,
-                                TIMEOUT_MS, &res);
+    int rc = chunk_client_write(p[0].addr, chain, 2, id, version, base, CHUNK_NO_TOKEN, off,
+                                pattern_source, &src, TIMEOUT_MS, &res);
     ck_assert_msg(rc == 0, "chunk %" PRIu64 " v%" PRIu64 ": %s at %s", id, version,
                   cfs_strerror(rc), res.failed_address);
     ck_assert_uint_eq(res.length, off + len);
