@@ -107,6 +107,16 @@ refused() {
     grep -Eq "err=(-1001|-110|-107|-111) " <<<"$1"
 }
 
+# A read answer that shows /state as it was before the cut: absent in the first round, the
+# previous round's write (100000 + round bytes) after that.
+pre_cut_state() {
+    if [ "$version" = 1 ]; then
+        grep -q "err=-2 " <<<"$1"
+    else
+        grep -q "err=0 .* size=$((100000 + version - 1)) " <<<"$1"
+    fi
+}
+
 version=0
 minority_round() {
     local m=$1 what=$2 out end
@@ -115,12 +125,14 @@ minority_round() {
     out=$(probe "$(nn_leader_index)" --path /) || fail "the leader does not answer a probe: $out"
     nn_log "minority: metaserver m$m ($what) cut from the others"
     nn_split_meta "m$m"
-    # At once and for a while: a deposed leader may answer a read only after confirming its
-    # leadership with a quorum, which it cannot reach.
+    # At once and for a while. Until the majority changes /state, the cut-off node may still
+    # answer a read with the state from before the cut (a leader inside its read lease: no
+    # other leader can exist yet, so that answer is not stale); anything else is refused.
     end=$((SECONDS + 2))
     while [ $SECONDS -lt $end ]; do
-        out=$(probe "$m" --path /state) && fail "minority m$m served a read: $out"
-        refused "$out" || fail "minority m$m: unexpected answer to a read: $out"
+        out=$(probe "$m" --path /state)
+        refused "$out" || pre_cut_state "$out" ||
+            fail "minority m$m: unexpected answer to a read: $out"
         out=$(probe "$m" --mkdir "minority$version") && fail "minority m$m accepted a write: $out"
         refused "$out" || fail "minority m$m: unexpected answer to a write: $out"
         sleep 0.3
@@ -129,6 +141,9 @@ minority_round() {
     head -c $((100000 + version)) /dev/urandom >"$W/v$version"
     CHUNKFS_LOG=error ncfs put -f "$W/v$version" /state >/dev/null ||
         fail "the majority did not take a write"
+    # Now any read answer from the cut-off node would be stale: it must refuse.
+    out=$(probe "$m" --path /state) && fail "minority m$m served a stale read: $out"
+    refused "$out" || fail "minority m$m: unexpected answer to a read after the majority's write: $out"
     nn_heal
     nn_wait_caught_up 60 || fail "m$m did not catch up"
     ncfs stat "/minority$version" >/dev/null 2>&1 && fail "a write sent to the minority took effect"

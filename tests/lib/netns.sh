@@ -544,6 +544,13 @@ nn_teardown() {
     META_PID=()
     CHUNK_PID=()
     NN_EXTRA_PIDS=()
+    # Whatever still runs inside our namespaces (a client started through a subshell whose
+    # PID was never recorded) is killed by PID before the namespaces go.
+    for ns in "${NN_NAMESPACES[@]}"; do
+        for p in $(ip netns pids "$ns" 2>/dev/null); do
+            kill -9 "$p" 2>/dev/null
+        done
+    done
     for d in "${NN_TMPFS[@]}"; do
         [ -n "$d" ] && umount -l "$d" 2>/dev/null
     done
