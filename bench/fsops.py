@@ -7,6 +7,10 @@ line per phase). Exit status 1 with a message on the first failed system call.
   fsops.py stat DIR N          stat the N files made by create
   fsops.py rm DIR N            unlink the N files, then rmdir DIR
   fsops.py mkdirs DIR N        mkdir DIR, then N subdirectories (timed); removes them (untimed)
+  fsops.py syncs DIR N         N appends of 64 bytes to DIR/log, each followed by fdatasync (the
+                               cost of one durable record on this disk); removes the file
+  fsops.py mkdirs_durable DIR N   like mkdirs, but each mkdir is followed by fsync of DIR (what
+                               a local file system pays to make each mkdir durable)
   fsops.py metaops DIR T N     T threads, each in DIR/t<k>: N creates (O_EXCL, closed at once),
                                then N stats, N renames, N unlinks; a barrier between phases;
                                prints `phase=<p> threads=<T> ops=<n> seconds=<s> ops_per_s=<r>`
@@ -56,6 +60,41 @@ def cmd_mkdirs(d, n):
     for i in range(n):
         os.mkdir(name(d, i))
     secs = time.monotonic() - t0
+    for i in range(n):
+        os.rmdir(name(d, i))
+    os.rmdir(d)
+    return secs
+
+
+def cmd_syncs(d, n):
+    os.makedirs(d, exist_ok=True)
+    path = os.path.join(d, "log")
+    fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_APPEND | os.O_TRUNC, 0o644)
+    rec = b"r" * 64
+    try:
+        t0 = time.monotonic()
+        for _ in range(n):
+            if os.write(fd, rec) != len(rec):
+                raise OSError("short write")
+            os.fdatasync(fd)
+        secs = time.monotonic() - t0
+    finally:
+        os.close(fd)
+    os.unlink(path)
+    return secs
+
+
+def cmd_mkdirs_durable(d, n):
+    os.mkdir(d)
+    dfd = os.open(d, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        t0 = time.monotonic()
+        for i in range(n):
+            os.mkdir(name(d, i))
+            os.fsync(dfd)
+        secs = time.monotonic() - t0
+    finally:
+        os.close(dfd)
     for i in range(n):
         os.rmdir(name(d, i))
     os.rmdir(d)
@@ -125,6 +164,10 @@ def main(argv):
             secs = cmd_rm(d, int(argv[3]))
         elif cmd == "mkdirs" and len(argv) == 4:
             secs = cmd_mkdirs(d, int(argv[3]))
+        elif cmd == "syncs" and len(argv) == 4:
+            secs = cmd_syncs(d, int(argv[3]))
+        elif cmd == "mkdirs_durable" and len(argv) == 4:
+            secs = cmd_mkdirs_durable(d, int(argv[3]))
         elif cmd == "metaops" and len(argv) == 5:
             secs = cmd_metaops(d, int(argv[3]), int(argv[4]))
         else:
