@@ -191,11 +191,7 @@ static int write_stream(chunk_service *svc, rpc_call *call)
         send_write_resp(call, rc, why, self, 0);
         return 0;
     }
-    if (rc == 0)
-        rc = chunk_store_begin_write(svc->opts.store, h->chunk_id, h->version, h->base_version);
     if (rc < 0) {
-        LOG_INFO("write %016" PRIx64 " v%" PRIu64 " (base %" PRIu64 ") refused: %s", h->chunk_id,
-                 h->version, h->base_version, cfs_strerror(rc));
         chunkfs__write_req__free_unpacked(m, NULL);
         send_write_resp(call, rc, NULL, self, 0);
         return 0;
@@ -209,6 +205,8 @@ static int write_stream(chunk_service *svc, rpc_call *call)
     };
     char next[256] = "";
     chain_writer *fw = NULL;
+    /* Forward first: the next replica creates its copy while this one does, so the replicas'
+     * work overlaps instead of adding up down the chain. */
     if (h->n_chain > 0) {
         snprintf(next, sizeof next, "%s", h->chain[0]);
         rc = chain_writer_start(next, downstream_timeout(svc, call), &fw);
@@ -227,6 +225,20 @@ static int write_stream(chunk_service *svc, rpc_call *call)
             load_dec(svc);
             return 0;
         }
+    }
+    rc = chunk_store_begin_write(svc->opts.store, h->chunk_id, h->version, h->base_version);
+    if (rc < 0) {
+        LOG_INFO("write %016" PRIx64 " v%" PRIu64 " (base %" PRIu64 ") refused: %s", h->chunk_id,
+                 h->version, h->base_version, cfs_strerror(rc));
+        int derr = 0;
+        char *dfailed = NULL;
+        /* Nothing was acknowledged; what the downstream got is not relied on by anyone. */
+        if (fw) chain_writer_finish(fw, true, &derr, &dfailed);
+        free(dfailed);
+        chunkfs__write_req__free_unpacked(m, NULL);
+        send_write_resp(call, rc, NULL, self, 0);
+        load_dec(svc);
+        return 0;
     }
     int local_err = write_local(&ws, m);
     chunkfs__write_req__free_unpacked(m, NULL);
@@ -257,6 +269,8 @@ static int write_stream(chunk_service *svc, rpc_call *call)
     }
     if (local_err == 0 && client_err == 0 && !(fw && chain_writer_failed(fw)))
         local_err = chunk_store_sync(svc->opts.store, ws.id, ws.version);
+    /* -ENOENT only when the replica went away meanwhile, which the write or sync reported. */
+    (void)chunk_store_end_write(svc->opts.store, ws.id);
     int derr = 0, dtransport = 0;
     char *dfailed = NULL;
     if (fw)

@@ -89,12 +89,14 @@ struct chunk_entry *cs_entry_new(uint64_t id, uint64_t version, uint64_t length,
     e->hdr_length = length;
     e->hdr_seq = seq;
     e->dir = dir;
+    e->fd = -1;
     pthread_mutex_init(&e->lock, NULL);
     return e;
 }
 
 void cs_entry_free(struct chunk_entry *e)
 {
+    if (e->fd >= 0) close(e->fd);
     pthread_mutex_destroy(&e->lock);
     free(e);
 }
@@ -132,6 +134,8 @@ static void put(chunk_store *cs, struct chunk_entry *e)
 static void kill_entry(chunk_store *cs, struct chunk_entry *e)
 {
     e->dead = true;
+    if (e->fd >= 0) close(e->fd);
+    e->fd = -1;
     pthread_mutex_lock(&cs->map_lock);
     cs_map_remove(cs, e);
     pthread_mutex_unlock(&cs->map_lock);
@@ -182,20 +186,45 @@ int cs_move_to_quarantine(const chunk_store *cs, int dir, const char *path, cons
     return 0;
 }
 
+/* Where a locked entry's file is now: <id>.chk, or <id>.chk.tmp while it is fresh. */
+static int entry_path(const chunk_store *cs, const struct chunk_entry *e, char *buf, size_t len)
+{
+    int rc = cs_chunk_path(cs, e->dir, e->id, buf, len);
+    if (rc == 0 && e->fresh) {
+        size_t n = strlen(buf);
+        if (n + 5 > len) return -ENAMETOOLONG;
+        memcpy(buf + n, ".tmp", 5);
+    }
+    return rc;
+}
+
 static int open_entry(chunk_store *cs, struct chunk_entry *e, int flags)
 {
     char path[PATH_MAX];
-    int rc = cs_chunk_path(cs, e->dir, e->id, path, sizeof path);
+    int rc = entry_path(cs, e, path, sizeof path);
     if (rc < 0) return rc;
     int fd = open(path, flags | O_CLOEXEC);
     return fd < 0 ? -errno : fd;
+}
+
+/* The file of a locked entry: the descriptor its write sessions keep open, else a new one
+ * (*owned: the caller closes it with entry_fd_done). */
+static int entry_fd(chunk_store *cs, struct chunk_entry *e, int flags, bool *owned)
+{
+    *owned = e->fd < 0;
+    return e->fd >= 0 ? e->fd : open_entry(cs, e, flags);
+}
+
+static void entry_fd_done(int fd, bool owned)
+{
+    if (owned && fd >= 0) close(fd);
 }
 
 /* Moves a locked entry's file aside and drops it from the index. */
 static void quarantine_locked(chunk_store *cs, struct chunk_entry *e, const char *reason)
 {
     char path[PATH_MAX];
-    if (cs_chunk_path(cs, e->dir, e->id, path, sizeof path) == 0 &&
+    if (entry_path(cs, e, path, sizeof path) == 0 &&
         cs_move_to_quarantine(cs, e->dir, path, reason) < 0) {
         /* Could not move it: delete it rather than keep serving a bad replica. */
         if (unlink(path) < 0) LOG_ERROR("cannot remove bad replica %s: %s", path, strerror(errno));
@@ -261,38 +290,70 @@ static int pick_dir(chunk_store *cs)
     return best < 0 ? -EIO : best;
 }
 
-/* Creates the file of a new replica (temp file, fsync, rename, fsync dir). */
+/* Creates the file of a new replica as <id>.chk.tmp: the 8 KiB header area in one write
+ * (slot 0 with seq 0, zero CRC table), not synced. The file stays open in e->fd and keeps
+ * its temporary name until the first sync makes its content durable (publish_locked): a
+ * crash before that leaves only a .tmp file, which the start-up scan never takes. */
 static int create_file(chunk_store *cs, struct chunk_entry *e)
 {
     char path[PATH_MAX], tmp[PATH_MAX + 8], sub[PATH_MAX];
     int rc = cs_chunk_path(cs, e->dir, e->id, path, sizeof path);
     if (rc < 0) return rc;
     snprintf(sub, sizeof sub, "%s/chunks/%02x", cs->dirs[e->dir], (unsigned)(e->id & 0xff));
-    if (mkdir(sub, 0755) < 0 && errno != EEXIST) return -errno;
+    if (mkdir(sub, 0755) == 0) {
+        /* A new bucket dir: its own name must be durable before a file in it counts. */
+        char top[PATH_MAX];
+        snprintf(top, sizeof top, "%s/chunks", cs->dirs[e->dir]);
+        if ((rc = cs_fsync_dir(top)) < 0) return rc;
+    } else if (errno != EEXIST) {
+        return -errno;
+    }
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    unlink(tmp); /* a leftover from a crash between create and rename */
-    int fd = open(tmp, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644);
+    unlink(tmp); /* a leftover from a crash before the first sync */
+    int fd = open(tmp, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0644);
     if (fd < 0) return -errno;
     /* The whole header area is written (not left sparse) so CRC-table updates never need
      * new disk blocks and cannot fail with ENOSPC later. */
-    static const uint8_t zeros[CHUNK_DATA_OFF];
+    uint8_t area[CHUNK_DATA_OFF];
+    memset(area, 0, sizeof area);
     struct chunk_hdr h = {.seq = 0,
                           .chunk_id = e->id,
                           .version = e->version,
                           .length = 0,
                           .flags = e->importing ? CHUNK_HDR_IMPORTING : 0};
-    rc = chunk_pwrite_full(fd, zeros, sizeof zeros, 0);
-    if (rc == 0) rc = chunk_file_write_hdr(fd, &h);
-    if (rc == 0 && fdatasync(fd) < 0) rc = -errno;
-    if (close(fd) < 0 && rc == 0) rc = -errno;
-    if (rc == 0 && rename(tmp, path) < 0) rc = -errno;
+    chunk_hdr_encode(&h, area);
+    rc = chunk_pwrite_full(fd, area, sizeof area, 0);
     if (rc < 0) {
+        close(fd);
         unlink(tmp);
         return rc;
     }
+    e->fd = fd;
+    e->fresh = true;
     e->hdr_seq = 0;
     e->hdr_length = 0;
-    return cs_fsync_dir(sub);
+    return 0;
+}
+
+/* After an fdatasync of a fresh replica (its content is durable): gives it its real name and
+ * makes that durable (rename <id>.chk.tmp -> <id>.chk, fsync the directory). A failed
+ * directory fsync is retried by the next call. No-op for a published replica. */
+static int publish_locked(chunk_store *cs, struct chunk_entry *e)
+{
+    if (!e->fresh && !e->name_unsynced) return 0;
+    char path[PATH_MAX], tmp[PATH_MAX + 8];
+    int rc = cs_chunk_path(cs, e->dir, e->id, path, sizeof path);
+    if (rc < 0) return rc;
+    if (e->fresh) {
+        snprintf(tmp, sizeof tmp, "%s.tmp", path);
+        if (rename(tmp, path) < 0) return -errno;
+        e->fresh = false;
+        e->name_unsynced = true;
+    }
+    *strrchr(path, '/') = '\0';
+    rc = cs_fsync_dir(path);
+    if (rc == 0) e->name_unsynced = false;
+    return rc;
 }
 
 /* Writes a new header (next seq) with `version` and the current length; fdatasync. */
@@ -318,14 +379,17 @@ static int write_header(chunk_store *cs, struct chunk_entry *e, int fd, uint64_t
 
 static int set_version_locked(chunk_store *cs, struct chunk_entry *e, uint64_t version)
 {
-    int fd = open_entry(cs, e, O_RDWR);
+    bool owned;
+    int fd = entry_fd(cs, e, O_RDWR, &owned);
     if (fd < 0) return fd;
     int rc = write_header(cs, e, fd, version, e->length);
-    close(fd);
+    entry_fd_done(fd, owned);
+    if (rc == 0) rc = publish_locked(cs, e);
     return rc;
 }
 
-/* Creates a new replica (absent from the index). -EEXIST when the id is taken. */
+/* Creates a new replica (absent from the index) with one write session (or import) begun.
+ * -EEXIST when the id is taken. */
 static int create_entry(chunk_store *cs, uint64_t chunk_id, uint64_t version, bool importing)
 {
     int dir = pick_dir(cs);
@@ -334,6 +398,7 @@ static int create_entry(chunk_store *cs, uint64_t chunk_id, uint64_t version, bo
     if (!e) return -ENOMEM;
     e->refs = 1;
     e->importing = importing;
+    e->writers = 1;
     pthread_mutex_lock(&e->lock);
     pthread_mutex_lock(&cs->map_lock);
     if (cs_map_find(cs, chunk_id)) {
@@ -374,6 +439,12 @@ int chunk_store_begin_write(chunk_store *cs, uint64_t chunk_id, uint64_t version
             } else {
                 rc = -CFS_ESTALE_VER;
             }
+            if (rc == 0 && e->fd < 0) {
+                rc = open_entry(cs, e, O_RDWR);
+                if (rc >= 0) e->fd = rc;
+                rc = rc < 0 ? rc : 0;
+            }
+            if (rc == 0) e->writers++;
             put(cs, e);
             if (bumped) notify(cs, CHUNK_ADDED, chunk_id, version, len);
             return rc;
@@ -384,6 +455,18 @@ int chunk_store_begin_write(chunk_store *cs, uint64_t chunk_id, uint64_t version
             return rc;
     }
     return -EAGAIN;
+}
+
+int chunk_store_end_write(chunk_store *cs, uint64_t chunk_id)
+{
+    struct chunk_entry *e = acquire(cs, chunk_id);
+    if (!e) return -ENOENT;
+    if (e->writers > 0 && --e->writers == 0 && e->fd >= 0) {
+        close(e->fd);
+        e->fd = -1;
+    }
+    put(cs, e);
+    return 0;
 }
 
 int chunk_store_import_begin(chunk_store *cs, uint64_t chunk_id, uint64_t version)
@@ -403,18 +486,24 @@ int chunk_store_import_end(chunk_store *cs, uint64_t chunk_id, uint64_t version,
     int rc = 0;
     uint64_t len = e->length;
     if (ok) {
-        int fd = open_entry(cs, e, O_RDWR);
+        bool owned;
+        int fd = entry_fd(cs, e, O_RDWR, &owned);
         rc = fd;
         if (fd >= 0) {
             e->importing = false;
             rc = write_header(cs, e, fd, e->version, e->length);
+            if (rc == 0) rc = publish_locked(cs, e);
             if (rc < 0) e->importing = true;
-            close(fd);
+            entry_fd_done(fd, owned);
         }
+    }
+    if (e->writers > 0 && --e->writers == 0 && e->fd >= 0) {
+        close(e->fd);
+        e->fd = -1;
     }
     if (!ok || rc < 0) {
         char path[PATH_MAX];
-        if (cs_chunk_path(cs, e->dir, e->id, path, sizeof path) == 0) unlink(path);
+        if (entry_path(cs, e, path, sizeof path) == 0) unlink(path);
         kill_entry(cs, e);
     }
     put(cs, e);
@@ -541,14 +630,15 @@ int chunk_store_write(chunk_store *cs, uint64_t chunk_id, uint64_t version, uint
         put(cs, e);
         return -CFS_ESTALE_VER;
     }
-    int fd = open_entry(cs, e, O_RDWR);
+    bool owned;
+    int fd = entry_fd(cs, e, O_RDWR, &owned);
     if (fd < 0) {
         put(cs, e);
         return fd;
     }
     bool damaged = false;
     int rc = apply_write(e, fd, off, buf, len, &damaged);
-    close(fd);
+    entry_fd_done(fd, owned);
     uint64_t ver = e->version, elen = e->length;
     if (damaged)
         quarantine_locked(cs, e, "failed-write");
@@ -559,10 +649,15 @@ int chunk_store_write(chunk_store *cs, uint64_t chunk_id, uint64_t version, uint
     return rc;
 }
 
+/* Data, CRCs and header length durable with one fdatasync; a fresh replica is published. */
 static int sync_locked(chunk_store *cs, struct chunk_entry *e, int fd)
 {
-    if (e->hdr_length != e->length) return write_header(cs, e, fd, e->version, e->length);
-    return fdatasync(fd) < 0 ? -errno : 0;
+    int rc;
+    if (e->hdr_length != e->length)
+        rc = write_header(cs, e, fd, e->version, e->length);
+    else
+        rc = fdatasync(fd) < 0 ? -errno : 0;
+    return rc < 0 ? rc : publish_locked(cs, e);
 }
 
 int chunk_store_sync(chunk_store *cs, uint64_t chunk_id, uint64_t version)
@@ -573,13 +668,14 @@ int chunk_store_sync(chunk_store *cs, uint64_t chunk_id, uint64_t version)
     if (e->version != version) {
         rc = -CFS_ESTALE_VER;
     } else {
-        int fd = open_entry(cs, e, O_RDWR);
+        bool owned;
+        int fd = entry_fd(cs, e, O_RDWR, &owned);
         rc = fd;
         if (fd >= 0) {
             int64_t t0 = cfs_mono_ns();
             rc = sync_locked(cs, e, fd);
             chunk_metrics_fsync(t0, rc);
-            close(fd);
+            entry_fd_done(fd, owned);
         }
     }
     put(cs, e);
@@ -612,7 +708,8 @@ static int shrink_locked(chunk_store *cs, struct chunk_entry *e, int fd, uint64_
     if (rc < 0) return rc;
     e->length = length;
     if (ftruncate(fd, (off_t)(CHUNK_DATA_OFF + length)) < 0) return -errno;
-    return fdatasync(fd) < 0 ? -errno : 0;
+    if (fdatasync(fd) < 0) return -errno;
+    return publish_locked(cs, e);
 }
 
 int chunk_store_truncate(chunk_store *cs, uint64_t chunk_id, uint64_t version, uint64_t length)
@@ -624,7 +721,8 @@ int chunk_store_truncate(chunk_store *cs, uint64_t chunk_id, uint64_t version, u
         put(cs, e);
         return -CFS_ESTALE_VER;
     }
-    int fd = open_entry(cs, e, O_RDWR);
+    bool owned;
+    int fd = entry_fd(cs, e, O_RDWR, &owned);
     if (fd < 0) {
         put(cs, e);
         return fd;
@@ -636,8 +734,10 @@ int chunk_store_truncate(chunk_store *cs, uint64_t chunk_id, uint64_t version, u
     } else if (length > e->length) {
         rc = apply_write(e, fd, length, NULL, 0, &damaged);
         if (rc == 0) rc = sync_locked(cs, e, fd);
+    } else {
+        rc = sync_locked(cs, e, fd); /* same length: still durable (and published) */
     }
-    close(fd);
+    entry_fd_done(fd, owned);
     uint64_t ver = e->version, elen = e->length;
     bool bad = damaged || rc == -CFS_ECORRUPT;
     if (bad) quarantine_locked(cs, e, damaged ? "failed-write" : "crc");
@@ -715,7 +815,8 @@ static ssize_t read_common(chunk_store *cs, uint64_t chunk_id, uint64_t version,
         return 0;
     }
     size_t n = (size_t)min_u64(len, e->length - off);
-    int fd = open_entry(cs, e, O_RDONLY);
+    bool owned;
+    int fd = entry_fd(cs, e, O_RDONLY, &owned);
     if (fd < 0) {
         put(cs, e);
         return fd;
@@ -723,7 +824,7 @@ static ssize_t read_common(chunk_store *cs, uint64_t chunk_id, uint64_t version,
     int rc = buf == NULL && off == 0 ? check_header(e, fd) : 0;
     bool bad_hdr = rc == -CFS_ECORRUPT;
     if (rc == 0) rc = read_verified(e, fd, off, n, buf);
-    close(fd);
+    entry_fd_done(fd, owned);
     uint64_t ver = e->version, elen = e->length;
     if (rc == -CFS_ECORRUPT) {
         if (bad_hdr)
@@ -763,7 +864,7 @@ int chunk_store_delete(chunk_store *cs, uint64_t chunk_id, uint64_t version)
         return -CFS_ESTALE_VER;
     }
     char path[PATH_MAX];
-    int rc = cs_chunk_path(cs, e->dir, e->id, path, sizeof path);
+    int rc = entry_path(cs, e, path, sizeof path);
     if (rc == 0 && unlink(path) < 0) rc = -errno;
     uint64_t ver = e->version, len = e->length;
     if (rc == 0) {
@@ -817,7 +918,7 @@ int chunk_store_path(chunk_store *cs, uint64_t chunk_id, char *buf, size_t bufle
 {
     struct chunk_entry *e = acquire(cs, chunk_id);
     if (!e) return -ENOENT;
-    int rc = cs_chunk_path(cs, e->dir, e->id, buf, buflen);
+    int rc = entry_path(cs, e, buf, buflen);
     put(cs, e);
     return rc;
 }

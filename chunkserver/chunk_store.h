@@ -7,9 +7,12 @@
  * Thread-safe: the index has one lock, each chunk its own; operations on different chunks run
  * in parallel, operations on one chunk are serialised.
  *
- * Durability: write/truncate do not fsync; chunk_store_sync makes everything written so far
- * durable (data, CRCs, and the length in the header) with one fdatasync. Version changes and
- * creation are durable when they return. Callers acknowledge writes only after a sync.
+ * Durability: write does not fsync; chunk_store_sync makes everything written so far durable
+ * (data, CRCs, and the length in the header) with one fdatasync. Version changes and truncate
+ * are durable when they return. A new replica is created as <id>.chk.tmp without any sync and
+ * becomes durable under its real name with its first sync (fdatasync, rename, directory
+ * fsync: two flushes in all); a crash before that leaves a .tmp file the start-up scan never
+ * takes. Callers acknowledge writes only after a sync.
  *
  * All functions return 0 (or a count) on success, or a negative errno:
  *   -ENOENT no such chunk, -CFS_ESTALE_VER version mismatch, -CFS_ECORRUPT CRC mismatch (the
@@ -60,6 +63,10 @@ const char *chunk_store_dir(const chunk_store *cs, size_t i);
  * must be > base_version (else -EINVAL). */
 int chunk_store_begin_write(chunk_store *cs, uint64_t chunk_id, uint64_t version,
                             uint64_t base_version);
+/* Ends a write session begun with chunk_store_begin_write (returned 0). While sessions run the
+ * replica's file stays open, so writes and syncs do not reopen it; the last end closes it.
+ * Does not sync. 0 or -ENOENT (the replica went away meanwhile). */
+int chunk_store_end_write(chunk_store *cs, uint64_t chunk_id);
 
 /* Copying a replica from a peer: import_begin creates the replica (-EEXIST when the id is
  * held) marked "importing" (on disk too: a crash leaves a file the start-up scan quarantines);

@@ -17,6 +17,10 @@ struct chunk_entry {
     int refs;            /* guarded by the store's map lock */
     bool dead;           /* deleted/quarantined/failed create; guarded by lock */
     bool importing;      /* being copied from a peer: invisible to reads, lists, reports */
+    bool fresh;          /* created but never synced: the file is still <id>.chk.tmp */
+    bool name_unsynced;  /* renamed to <id>.chk, directory fsync still owed */
+    int fd;              /* open while write sessions run (writers > 0), else -1 */
+    int writers;         /* write sessions begun and not ended */
     pthread_mutex_t lock;
     struct chunk_entry *next; /* hash chain */
 };
