@@ -75,26 +75,36 @@ static const char *check_file(const char *path, uint64_t id, struct chunk_hdr *h
         bad = "partial-import";
     else if ((uint64_t)st.st_size < CHUNK_DATA_OFF + h->length)
         bad = "truncated";
-    if (!bad && (uint64_t)st.st_size > CHUNK_DATA_OFF + h->length) {
-        /* Written after the last sync, never acknowledged: cut it off. */
-        LOG_INFO("%s: dropping %" PRIu64 " unsynced bytes", path,
-                 (uint64_t)st.st_size - CHUNK_DATA_OFF - h->length);
-        if (ftruncate(fd, (off_t)(CHUNK_DATA_OFF + h->length)) < 0 || fdatasync(fd) < 0)
-            bad = "unreadable";
-    }
+    uint64_t data_end = bad ? 0 : (uint64_t)st.st_size - CHUNK_DATA_OFF; /* >= length */
     if (!bad && h->length > 0) {
         /* The last block is where a torn write shows; the scrubber checks the rest. */
-        uint32_t b = (uint32_t)((h->length - 1) / CHUNK_BLOCK_SIZE);
-        uint64_t bs = (uint64_t)b * CHUNK_BLOCK_SIZE;
+        const uint64_t B = CHUNK_BLOCK_SIZE;
+        uint32_t b = (uint32_t)((h->length - 1) / B);
+        uint64_t bs = (uint64_t)b * B;
         size_t n = (size_t)(h->length - bs);
-        uint8_t *buf = malloc(CHUNK_BLOCK_SIZE);
+        size_t m = (size_t)(data_end - bs < B ? data_end - bs : B); /* incl. an unsynced tail */
+        uint8_t *buf = malloc(B);
         uint32_t crc;
         if (!buf || chunk_file_read_crcs(fd, b, 1, &crc) < 0 ||
-            chunk_pread_full(fd, buf, n, CHUNK_DATA_OFF + bs) < 0)
+            chunk_pread_full(fd, buf, m, CHUNK_DATA_OFF + bs) < 0) {
             bad = "unreadable";
-        else if (crc32c(0, buf, n) != crc)
-            bad = "crc";
+        } else if (crc32c(0, buf, n) != crc) {
+            /* An unsynced append into the partial last block rewrote its CRC over the longer
+             * extent. When that CRC matches the data up to the file's end, the synced bytes
+             * are intact: the block's CRC is set back to the synced length. */
+            uint32_t fixed = crc32c(0, buf, n);
+            if (m <= n || crc32c(0, buf, m) != crc)
+                bad = "crc";
+            else if (chunk_file_write_crcs(fd, b, 1, &fixed) < 0)
+                bad = "unreadable";
+        }
         free(buf);
+    }
+    if (!bad && data_end > h->length) {
+        /* Written after the last sync, never acknowledged: cut it off. */
+        LOG_INFO("%s: dropping %" PRIu64 " unsynced bytes", path, data_end - h->length);
+        if (ftruncate(fd, (off_t)(CHUNK_DATA_OFF + h->length)) < 0 || fdatasync(fd) < 0)
+            bad = "unreadable";
     }
     close(fd);
     return bad;
