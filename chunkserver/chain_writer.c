@@ -11,7 +11,8 @@
 #include "common/rpc.h"
 #include "proto/chunkfs.pb-c.h"
 
-#define QUEUE_CAP 8 /* messages (<= 1 MiB each) in flight towards the downstream */
+#define QUEUE_CAP 8      /* messages (<= 1 MiB each) in flight towards the downstream */
+#define POOL_IDLE_MAX 16 /* sender threads kept waiting for the next stream */
 
 struct qitem {
     uint8_t *buf;
@@ -20,7 +21,7 @@ struct qitem {
 
 struct chain_writer {
     rpc_stream *st;
-    pthread_t thread;
+    struct chain_writer *next_job; /* in the pool's queue */
     pthread_mutex_t mu;
     pthread_cond_t cv;
     struct qitem q[QUEUE_CAP];
@@ -43,9 +44,9 @@ static void drop_queue(chain_writer *w)
     }
 }
 
-static void *sender(void *arg)
+/* Runs one stream to its end; `w` is not touched once done is set (finish frees it). */
+static void run_sender(chain_writer *w)
 {
-    chain_writer *w = arg;
     for (;;) {
         pthread_mutex_lock(&w->mu);
         while (w->count == 0 && !w->closing)
@@ -103,7 +104,61 @@ static void *sender(void *arg)
     drop_queue(w);
     pthread_cond_broadcast(&w->cv);
     pthread_mutex_unlock(&w->mu);
-    return NULL;
+}
+
+/* Sender threads are reused across streams: a small write would otherwise pay a thread
+ * creation (and exit) on every replica of its chain. A stream goes to an idle thread when
+ * there is one (the dispatcher reserves it by decrementing pool_idle), else to a new one;
+ * up to POOL_IDLE_MAX threads wait for work, more exit. */
+static pthread_mutex_t pool_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t pool_cv = PTHREAD_COND_INITIALIZER;
+static chain_writer *pool_head, *pool_tail;
+static unsigned pool_idle;
+
+static void *pool_thread(void *arg)
+{
+    chain_writer *w = arg;
+    for (;;) {
+        run_sender(w);
+        pthread_mutex_lock(&pool_mu);
+        if (pool_idle >= POOL_IDLE_MAX) {
+            pthread_mutex_unlock(&pool_mu);
+            return NULL;
+        }
+        pool_idle++;
+        while (!pool_head)
+            pthread_cond_wait(&pool_cv, &pool_mu);
+        w = pool_head;
+        pool_head = w->next_job;
+        if (!pool_head) pool_tail = NULL;
+        pthread_mutex_unlock(&pool_mu);
+    }
+}
+
+/* Hands `w` to an idle sender thread or starts one. 0 or -errno of pthread_create. */
+static int pool_dispatch(chain_writer *w)
+{
+    pthread_mutex_lock(&pool_mu);
+    if (pool_idle > 0) {
+        pool_idle--;
+        w->next_job = NULL;
+        if (pool_tail)
+            pool_tail->next_job = w;
+        else
+            pool_head = w;
+        pool_tail = w;
+        pthread_cond_signal(&pool_cv);
+        pthread_mutex_unlock(&pool_mu);
+        return 0;
+    }
+    pthread_mutex_unlock(&pool_mu);
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_t t;
+    int rc = pthread_create(&t, &attr, pool_thread, w);
+    pthread_attr_destroy(&attr);
+    return -rc;
 }
 
 int chain_writer_start(const char *addr, int timeout_ms, chain_writer **out)
@@ -117,13 +172,13 @@ int chain_writer_start(const char *addr, int timeout_ms, chain_writer **out)
     }
     pthread_mutex_init(&w->mu, NULL);
     pthread_cond_init(&w->cv, NULL);
-    rc = pthread_create(&w->thread, NULL, sender, w);
-    if (rc != 0) {
+    rc = pool_dispatch(w);
+    if (rc < 0) {
         rpc_stream_free(w->st);
         pthread_mutex_destroy(&w->mu);
         pthread_cond_destroy(&w->cv);
         free(w);
-        return -rc;
+        return rc;
     }
     *out = w;
     return 0;
@@ -161,8 +216,9 @@ int chain_writer_finish(chain_writer *w, bool abort, int *err, char **failed_add
         drop_queue(w);
     }
     pthread_cond_broadcast(&w->cv);
+    while (!w->done)
+        pthread_cond_wait(&w->cv, &w->mu);
     pthread_mutex_unlock(&w->mu);
-    pthread_join(w->thread, NULL);
     rpc_stream_free(w->st);
     int rc = w->transport_err;
     *err = w->resp_err;

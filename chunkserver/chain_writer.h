@@ -1,15 +1,16 @@
 #ifndef CFS_CHAIN_WRITER_H
 #define CFS_CHAIN_WRITER_H
-/* Forwards a Write stream to the next replica of the chain from its own thread, so that the
- * handler writes to the local disk while the same bytes travel downstream (pipelined, not
- * store-and-forward). A bounded queue gives back-pressure. */
+/* Forwards a Write stream to the next replica of the chain from a sender thread (taken from a
+ * small pool reused across streams), so that the handler writes to the local disk while the
+ * same bytes travel downstream (pipelined, not store-and-forward). A bounded queue gives
+ * back-pressure. */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 typedef struct chain_writer chain_writer;
 
-/* Opens the stream to `addr` (deadline timeout_ms) and starts the sender thread.
+/* Opens the stream to `addr` (deadline timeout_ms) and hands it to a sender thread.
  * 0 or the -errno of the open. */
 int chain_writer_start(const char *addr, int timeout_ms, chain_writer **out);
 
