@@ -106,6 +106,15 @@ static void expect_absent(chunk_store *cs, uint64_t id)
     ck_assert_uint_eq(chunk_store_count(cs), 0);
 }
 
+/* One whole write stream creating a chunk: begin, write, sync, end. */
+static void write_stream(chunk_store *cs, uint64_t id, uint64_t ver, const uint8_t *data, size_t n)
+{
+    ck_assert_int_eq(chunk_store_begin_write(cs, id, ver, 0), 0);
+    ck_assert_int_eq(chunk_store_write(cs, id, ver, 0, data, n), 0);
+    ck_assert_int_eq(chunk_store_sync(cs, id, ver), 0);
+    ck_assert_int_eq(chunk_store_end_write(cs, id), 0);
+}
+
 /* The steps of a write stream creating a chunk; a crash after `steps` of them. */
 enum {
     STEP_BEGIN = 1,
@@ -148,10 +157,7 @@ START_TEST(test_crash_after_each_step)
     }
     /* the id can be created again either way (a new stream after the crash) */
     if (steps < STEP_SYNC) {
-        ck_assert_int_eq(chunk_store_begin_write(cs, id, ver, 0), 0);
-        ck_assert_int_eq(chunk_store_write(cs, id, ver, 0, data, n1), 0);
-        ck_assert_int_eq(chunk_store_sync(cs, id, ver), 0);
-        ck_assert_int_eq(chunk_store_end_write(cs, id), 0);
+        write_stream(cs, id, ver, data, n1);
         expect_content(cs, id, ver, data, n1);
     }
     chunk_store_close(cs);
@@ -168,10 +174,7 @@ START_TEST(test_synced_but_unrenamed_is_not_taken)
     uint8_t data[70000];
     fill(data, sizeof data, 9);
     chunk_store *cs = fresh_store();
-    ck_assert_int_eq(chunk_store_begin_write(cs, id, 1, 0), 0);
-    ck_assert_int_eq(chunk_store_write(cs, id, 1, 0, data, sizeof data), 0);
-    ck_assert_int_eq(chunk_store_sync(cs, id, 1), 0);
-    ck_assert_int_eq(chunk_store_end_write(cs, id), 0);
+    write_stream(cs, id, 1, data, sizeof data);
     chunk_store_close(cs);
     char path[PATH_MAX], tmp[PATH_MAX + 8];
     final_path(id, path, sizeof path);
