@@ -207,6 +207,14 @@ bool chain_writer_failed(chain_writer *w)
     return __atomic_load_n(&w->failed, __ATOMIC_ACQUIRE);
 }
 
+void chain_writer_end_input(chain_writer *w)
+{
+    pthread_mutex_lock(&w->mu);
+    w->closing = true;
+    pthread_cond_broadcast(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+}
+
 int chain_writer_finish(chain_writer *w, bool abort, int *err, char **failed_address)
 {
     pthread_mutex_lock(&w->mu);

@@ -22,6 +22,10 @@ int chain_writer_push(chain_writer *w, uint8_t *buf, size_t len);
 /* True once sending downstream has failed (cheap; no locking on the caller's side needed). */
 bool chain_writer_failed(chain_writer *w);
 
+/* No more pushes: the sender half-closes the downstream stream once the queue is sent, so the
+ * downstream starts its sync while this replica does its own. Does not wait. */
+void chain_writer_end_input(chain_writer *w);
+
 /* Ends the stream: without `abort` sends what is queued, half-closes and waits for the
  * downstream's final WriteResp; with `abort` drops what is queued first. Returns 0 and the
  * downstream's verdict in *err (0 or < 0) and *failed_address (malloc'd or NULL: the

@@ -267,8 +267,11 @@ static int write_stream(chunk_service *svc, rpc_call *call)
         if (local_err == 0) local_err = write_local(&ws, m);
         chunkfs__write_req__free_unpacked(m, NULL);
     }
-    if (local_err == 0 && client_err == 0 && !(fw && chain_writer_failed(fw)))
-        local_err = chunk_store_sync(svc->opts.store, ws.id, ws.version);
+    bool complete = local_err == 0 && client_err == 0 && !(fw && chain_writer_failed(fw));
+    /* The whole stream arrived: the downstream hears its end now, so every replica syncs at
+     * the same time instead of each one after its upstream's sync. */
+    if (complete && fw) chain_writer_end_input(fw);
+    if (complete) local_err = chunk_store_sync(svc->opts.store, ws.id, ws.version);
     /* -ENOENT only when the replica went away meanwhile, which the write or sync reported. */
     (void)chunk_store_end_write(svc->opts.store, ws.id);
     int derr = 0, dtransport = 0;
