@@ -143,6 +143,18 @@ int cfs_link(cfs_fs *fs, uint64_t ino, uint64_t new_parent, const char *new_name
              const cfs_cred *cred, cfs_attr *out);
 int cfs_symlink(cfs_fs *fs, uint64_t parent, const char *name, const char *target,
                 const cfs_cred *cred, cfs_attr *out);
+/* The directories a namespace change touched, as the metaserver saw them right after it. */
+typedef struct cfs_dir_attrs {
+    bool has_parent; /* parent: the directory of the name (rename: the source directory) */
+    cfs_attr parent;
+    bool has_new_parent; /* rename into another directory: the destination directory */
+    cfs_attr new_parent;
+} cfs_dir_attrs;
+/* What the calling thread's last successful cfs_mkdir, cfs_create, cfs_symlink, cfs_link,
+ * cfs_unlink, cfs_rmdir or cfs_rename reported about the directories it changed; both flags
+ * are false after a failed call or when the server did not send them (older metaservers).
+ * Per thread, valid until the thread's next such call. Lets a cache skip asking again. */
+void cfs_last_dir_attrs(cfs_dir_attrs *out);
 /* Copies the target, NUL-terminated, into buf; returns its length (without NUL) or
  * -ENAMETOOLONG if it does not fit in size-1 bytes. */
 int cfs_readlink(cfs_fs *fs, uint64_t ino, const cfs_cred *cred, char *buf, size_t size);

@@ -35,6 +35,48 @@ static int call_attr(cfs_fs *fs, const cfs_cred *cred, Chunkfs__MetaRequest *req
     return rc;
 }
 
+/* The directory attributes of this thread's last namespace change (cfs_last_dir_attrs):
+ * per thread because the FUSE daemon runs each request on one thread and asks right after. */
+static _Thread_local cfs_dir_attrs last_dir_attrs;
+
+static void note_dir_attrs(const Chunkfs__MetaResponse *resp)
+{
+    memset(&last_dir_attrs, 0, sizeof last_dir_attrs);
+    if (!resp || resp->err != 0) return;
+    if (resp->parent_attr) {
+        attr_from_pb(resp->parent_attr, &last_dir_attrs.parent);
+        last_dir_attrs.has_parent = true;
+    }
+    if (resp->new_parent_attr) {
+        attr_from_pb(resp->new_parent_attr, &last_dir_attrs.new_parent);
+        last_dir_attrs.has_new_parent = true;
+    }
+}
+
+void cfs_last_dir_attrs(cfs_dir_attrs *out)
+{
+    *out = last_dir_attrs;
+}
+
+/* Runs a namespace change and records the parents' attributes it reports; with want_attr the
+ * result must be an Attr, copied to *out (may be NULL). */
+static int call_ns_change(cfs_fs *fs, const cfs_cred *cred, Chunkfs__MetaRequest *req,
+                          bool want_attr, cfs_attr *out)
+{
+    memset(&last_dir_attrs, 0, sizeof last_dir_attrs);
+    Chunkfs__MetaResponse *resp = NULL;
+    int rc = meta_call(fs, cred, req, &resp);
+    if (rc == 0 && want_attr) {
+        if (resp->result_case != CHUNKFS__META_RESPONSE__RESULT_ATTR)
+            rc = -EPROTO;
+        else if (out)
+            attr_from_pb(resp->attr, out);
+    }
+    if (rc == 0) note_dir_attrs(resp);
+    if (resp) chunkfs__meta_response__free_unpacked(resp, NULL);
+    return rc;
+}
+
 int cfs_lookup(cfs_fs *fs, uint64_t parent, const char *name, const cfs_cred *cred, cfs_attr *out)
 {
     if (!name || !name[0] || strchr(name, '/')) return -EINVAL;
@@ -141,7 +183,7 @@ int cfs_mkdir(cfs_fs *fs, uint64_t parent, const char *name, uint32_t mode, cons
     op.mode = mode & 07777;
     req.op_case = CHUNKFS__META_REQUEST__OP_MKDIR;
     req.mkdir = &op;
-    return call_attr(fs, cred, &req, out);
+    return call_ns_change(fs, cred, &req, true, out);
 }
 
 int cfs_create(cfs_fs *fs, uint64_t parent, const char *name, uint32_t mode, int flags,
@@ -166,6 +208,7 @@ int cfs_create(cfs_fs *fs, uint64_t parent, const char *name, uint32_t mode, int
     req.op_case = CHUNKFS__META_REQUEST__OP_CREATE;
     req.create = &op;
     Chunkfs__MetaResponse *resp = NULL;
+    memset(&last_dir_attrs, 0, sizeof last_dir_attrs);
     rc = meta_call(fs, cred, &req, &resp);
     if (rc == 0) {
         const Chunkfs__OpenResp *open = NULL;
@@ -181,6 +224,7 @@ int cfs_create(cfs_fs *fs, uint64_t parent, const char *name, uint32_t mode, int
         } else {
             if (out) attr_from_pb(attr, out);
             rc = file_handle_new(fs, cred, flags, open, attr, fh);
+            if (rc == 0) note_dir_attrs(resp);
         }
     }
     if (resp) chunkfs__meta_response__free_unpacked(resp, NULL);
@@ -197,7 +241,7 @@ int cfs_unlink(cfs_fs *fs, uint64_t parent, const char *name, const cfs_cred *cr
     op.name = (char *)name;
     req.op_case = CHUNKFS__META_REQUEST__OP_UNLINK;
     req.unlink = &op;
-    return meta_call(fs, cred, &req, NULL);
+    return call_ns_change(fs, cred, &req, false, NULL);
 }
 
 int cfs_rmdir(cfs_fs *fs, uint64_t parent, const char *name, const cfs_cred *cred)
@@ -210,7 +254,7 @@ int cfs_rmdir(cfs_fs *fs, uint64_t parent, const char *name, const cfs_cred *cre
     op.name = (char *)name;
     req.op_case = CHUNKFS__META_REQUEST__OP_RMDIR;
     req.rmdir = &op;
-    return meta_call(fs, cred, &req, NULL);
+    return call_ns_change(fs, cred, &req, false, NULL);
 }
 
 int cfs_rename(cfs_fs *fs, uint64_t src_parent, const char *src_name, uint64_t dst_parent,
@@ -230,7 +274,7 @@ int cfs_rename(cfs_fs *fs, uint64_t src_parent, const char *src_name, uint64_t d
     op.flags = flags;
     req.op_case = CHUNKFS__META_REQUEST__OP_RENAME;
     req.rename = &op;
-    return meta_call(fs, cred, &req, NULL);
+    return call_ns_change(fs, cred, &req, false, NULL);
 }
 
 int cfs_link(cfs_fs *fs, uint64_t ino, uint64_t new_parent, const char *new_name,
@@ -245,7 +289,7 @@ int cfs_link(cfs_fs *fs, uint64_t ino, uint64_t new_parent, const char *new_name
     op.new_name = (char *)new_name;
     req.op_case = CHUNKFS__META_REQUEST__OP_LINK;
     req.link = &op;
-    return call_attr(fs, cred, &req, out);
+    return call_ns_change(fs, cred, &req, true, out);
 }
 
 int cfs_symlink(cfs_fs *fs, uint64_t parent, const char *name, const char *target,
@@ -262,7 +306,7 @@ int cfs_symlink(cfs_fs *fs, uint64_t parent, const char *name, const char *targe
     op.target = (char *)target;
     req.op_case = CHUNKFS__META_REQUEST__OP_SYMLINK;
     req.symlink = &op;
-    return call_attr(fs, cred, &req, out);
+    return call_ns_change(fs, cred, &req, true, out);
 }
 
 int cfs_readlink(cfs_fs *fs, uint64_t ino, const cfs_cred *cred, char *buf, size_t size)

@@ -6,6 +6,7 @@
 #include <fuse_lowlevel.h>
 
 #include "client/chunkfs.h"
+#include "fuse/dir_cache.h"
 #include "fuse/fuse_metrics.h"
 #include "fuse/inode_table.h"
 #include "fuse/mount_opts.h"
@@ -17,6 +18,7 @@ typedef struct cfsm {
     struct fuse_session *se;
     inode_table *inodes;
     open_files *files;
+    dir_cache *dcache; /* NULL when off (no_dir_cache, see fuse_dcache.h) */
 } cfsm;
 
 static inline cfsm *req_mount(fuse_req_t req)

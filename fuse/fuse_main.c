@@ -18,6 +18,7 @@
 #include "common/http_server.h"
 #include "common/log.h"
 #include "fuse/fuse_ctx.h"
+#include "fuse/fuse_dcache.h"
 
 #define MAX_WRITE (1u << 20)
 
@@ -218,6 +219,23 @@ int main(int argc, char **argv)
         fprintf(stderr, "chunkfs-mount: out of memory\n");
         goto out;
     }
+    /* Answering lookups from a cache skips the metaserver's check of the caller's search
+     * permission on the directory: only the kernel's own check (default_permissions, with
+     * the caller the metaserver would see, i.e. no squashing) may stand in for it. */
+    if (!m.opts.no_dir_cache && m.opts.entry_timeout > 0) {
+        if (m.opts.no_kernel_perms || m.opts.root_squash || m.opts.all_squash) {
+            LOG_INFO("directory cache off: it needs the kernel's permission checks "
+                     "(no nodefault_permissions, root_squash or all_squash)");
+        } else {
+            m.dcache = dir_cache_new((uint64_t)(m.opts.entry_timeout * 1e9),
+                                     (uint64_t)(m.opts.attr_timeout * 1e9), FDC_MAX_ENTRIES);
+            if (!m.dcache) {
+                fprintf(stderr, "chunkfs-mount: out of memory\n");
+                goto out;
+            }
+            open_files_set_dir_cache(m.files, m.dcache);
+        }
+    }
     struct fuse_lowlevel_ops ops;
     memset(&ops, 0, sizeof ops);
     ops.init = op_init;
@@ -281,6 +299,7 @@ out:
     if (m.fs) cfs_disconnect(m.fs);
     inode_table_free(m.inodes);
     if (m.files) open_files_free(m.files);
+    dir_cache_free(m.dcache);
     free(copts.mountpoint);
     free(fsname);
     fuse_opt_free_args(&args);

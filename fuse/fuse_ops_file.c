@@ -9,6 +9,7 @@
 #include "common/errors.h"
 #include "common/log.h"
 #include "fuse/fuse_ctx.h"
+#include "fuse/fuse_dcache.h"
 
 static open_ref *ref_of(struct fuse_file_info *fi)
 {
@@ -36,6 +37,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
     cfs_attr a;
     bool fresh = false;
     int rc = open_files_open(m->files, ino, handle_flags(fi->flags), &cred, ref, &a, &fresh);
+    if (fi->flags & O_TRUNC) fdc_attr_changed(m, ino);
     if (rc < 0) {
         free(ref);
         reply_err(req, rc);
@@ -77,7 +79,10 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
     cfs_attr a;
     cfs_file *fh = NULL;
     int flags = handle_flags(fi->flags);
+    uint64_t token = fdc_begin(m);
     rc = cfs_create(m->fs, parent, name, mode & 07777, flags, &cred, &a, &fh);
+    fdc_made(m, token, rc, parent, name, &a);
+    fdc_end(m, token);
     if (rc == 0) rc = open_files_adopt(m->files, a.ino, fh, flags, &cred, ref);
     if (rc < 0) {
         free(ref);
@@ -145,7 +150,10 @@ static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
     cfsm *m = req_mount(req);
     open_ref *ref = ref_of(fi);
     int rc = 0;
-    if (ref->writer) rc = ofile_commit(ref);
+    if (ref->writer) {
+        rc = ofile_commit(ref);
+        fdc_attr_changed(m, ino);
+    }
     if (ofile_locked(ref)) {
         cfs_cred cred;
         req_cred(req, &cred);
@@ -170,7 +178,9 @@ static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
             LOG_WARN("releasing flock of inode %llu: %s", (unsigned long long)ino,
                      cfs_strerror(lrc));
     }
+    bool writer = ref->writer;
     int rc = open_files_release(m->files, ref);
+    if (writer) fdc_attr_changed(m, ino);
     if (rc < 0)
         LOG_ERROR("inode %llu: buffered writes failed at last close: %s", (unsigned long long)ino,
                   cfs_strerror(rc));
@@ -181,8 +191,10 @@ static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 
 static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
 {
-    (void)ino, (void)datasync;
-    reply_err(req, ofile_commit(ref_of(fi)));
+    (void)datasync;
+    int rc = ofile_commit(ref_of(fi));
+    fdc_attr_changed(req_mount(req), ino);
+    reply_err(req, rc);
 }
 
 void fuse_ops_file_fill(struct fuse_lowlevel_ops *ops)

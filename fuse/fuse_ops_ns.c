@@ -10,6 +10,7 @@
 #include "common/errors.h"
 #include "common/log.h"
 #include "fuse/fuse_ctx.h"
+#include "fuse/fuse_dcache.h"
 
 static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
@@ -29,7 +30,7 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
         entry_parent = pp ? inode_table_parent(m->inodes, pp) : 0;
     } else {
         rc = fuse_check_name(name);
-        if (rc == 0) rc = cfs_lookup(m->fs, parent, name, &cred, &a);
+        if (rc == 0) rc = fdc_lookup(m, parent, name, &cred, &a);
     }
     if (rc < 0) {
         reply_err(req, rc);
@@ -59,6 +60,8 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
     int rc;
     if (fi && fi->fh) {
         rc = ofile_getattr((open_ref *)(uintptr_t)fi->fh, &a);
+    } else if (fdc_getattr(m, ino, &a)) {
+        rc = 0;
     } else {
         cfs_cred cred;
         req_cred(req, &cred);
@@ -122,10 +125,12 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
             return;
         }
     }
-    if (valid == 0)
+    if (valid == 0) {
         rc = cfs_getattr(m->fs, ino, &cred, &out);
-    else
+    } else {
         rc = cfs_setattr(m->fs, ino, &in, valid, &cred, &out);
+        fdc_attr_changed(m, ino);
+    }
     if (rc == 0 && (valid & CFS_SET_SIZE)) open_files_size_changed(m->files, ino);
     if (rc < 0)
         reply_err(req, rc);
@@ -169,7 +174,10 @@ static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
     req_cred(req, &cred);
     cfs_attr a;
     cfs_file *fh = NULL;
+    uint64_t token = fdc_begin(m);
     rc = cfs_create(m->fs, parent, name, mode & 07777, O_RDONLY | O_EXCL, &cred, &a, &fh);
+    fdc_made(m, token, rc, parent, name, &a);
+    fdc_end(m, token);
     if (rc == 0) rc = cfs_close(fh);
     if (rc < 0)
         reply_err(req, rc);
@@ -185,7 +193,10 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
     if (rc == 0) {
         cfs_cred cred;
         req_cred(req, &cred);
+        uint64_t token = fdc_begin(m);
         rc = cfs_mkdir(m->fs, parent, name, mode & 07777, &cred, &a);
+        fdc_made(m, token, rc, parent, name, &a);
+        fdc_end(m, token);
     }
     if (rc < 0)
         reply_err(req, rc);
@@ -213,8 +224,17 @@ static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
         cfs_cred cred;
         req_cred(req, &cred);
         char hidden[64];
+        uint64_t token = fdc_begin(m);
         rc = hide_if_open(m, parent, name, &cred, hidden, sizeof hidden);
-        rc = rc == 1 ? 0 : rc < 0 ? rc : cfs_unlink(m->fs, parent, name, &cred);
+        if (rc == 1) {
+            /* Renamed to the hidden name instead (the file is open here). */
+            rc = 0;
+            fdc_renamed(m, token, rc, parent, name, parent, hidden, false);
+        } else {
+            if (rc == 0) rc = cfs_unlink(m->fs, parent, name, &cred);
+            fdc_removed(m, token, rc, parent, name);
+        }
+        fdc_end(m, token);
     }
     reply_err(req, rc);
 }
@@ -226,7 +246,10 @@ static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
     if (rc == 0) {
         cfs_cred cred;
         req_cred(req, &cred);
+        uint64_t token = fdc_begin(m);
         rc = cfs_rmdir(m->fs, parent, name, &cred);
+        fdc_removed(m, token, rc, parent, name);
+        fdc_end(m, token);
     }
     reply_err(req, rc);
 }
@@ -241,7 +264,10 @@ static void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, cons
     if (rc == 0) {
         cfs_cred cred;
         req_cred(req, &cred);
+        uint64_t token = fdc_begin(m);
         rc = cfs_symlink(m->fs, parent, name, link, &cred, &a);
+        fdc_made(m, token, rc, parent, name, &a);
+        fdc_end(m, token);
     }
     if (rc < 0)
         reply_err(req, rc);
@@ -266,7 +292,10 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
         uint32_t cflags = 0;
         if (flags & RENAME_NOREPLACE) cflags |= CFS_RENAME_NOREPLACE;
         if (flags & RENAME_EXCHANGE) cflags |= CFS_RENAME_EXCHANGE;
+        uint64_t token = fdc_begin(m);
         rc = cfs_rename(m->fs, parent, name, newparent, newname, cflags, &cred);
+        fdc_renamed(m, token, rc, parent, name, newparent, newname, (flags & RENAME_EXCHANGE) != 0);
+        fdc_end(m, token);
     }
     if (rc == 0 && parent != newparent) {
         /* Keep the parent map right for a directory that moved (best effort: the rename is
@@ -289,7 +318,11 @@ static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const 
     if (rc == 0) {
         cfs_cred cred;
         req_cred(req, &cred);
+        uint64_t token = fdc_begin(m);
         rc = cfs_link(m->fs, ino, newparent, newname, &cred, &a);
+        /* (a file with two names keeps no cached attributes, see dir_cache_set_entry) */
+        fdc_made(m, token, rc, newparent, newname, &a);
+        fdc_end(m, token);
     }
     if (rc < 0)
         reply_err(req, rc);
@@ -308,7 +341,10 @@ typedef struct dir_handle {
     cfs_dirent *ents;
     size_t n, cap;
     bool eof;
-    bool fresh; /* first page just fetched by opendir */
+    bool fresh;           /* first page just fetched by opendir */
+    bool complete;        /* every name from the first page on (none skipped) */
+    uint64_t cache_token; /* dir cache token and time taken before the first page */
+    uint64_t cache_at;
 } dir_handle;
 
 static void dir_clear(dir_handle *d)
@@ -323,6 +359,10 @@ static int dir_fetch(cfsm *m, dir_handle *d, const cfs_cred *cred)
 {
     cfs_dir_page page;
     memset(&page, 0, sizeof page);
+    if (d->n == 0) {
+        fdc_listing_begin(m, &d->cache_token, &d->cache_at);
+        d->complete = true;
+    }
     int rc = cfs_readdir(m->fs, d->ino, d->n ? d->ents[d->n - 1].name : "", 0, true, cred, &page);
     if (rc < 0) return rc;
     if (d->n + page.count > d->cap) {
@@ -342,6 +382,7 @@ static int dir_fetch(cfsm *m, dir_handle *d, const cfs_cred *cred)
         if (fuse_check_name(e.name) != 0 || strcmp(e.name, ".") == 0 || strcmp(e.name, "..") == 0) {
             LOG_WARN("dir %llu: skipping bad entry name from metaserver",
                      (unsigned long long)d->ino);
+            d->complete = false;
             continue;
         }
         e.name = strdup(e.name);
@@ -354,6 +395,9 @@ static int dir_fetch(cfsm *m, dir_handle *d, const cfs_cred *cred)
     /* An empty page that is not the end would loop forever: treat it as the end. */
     d->eof = page.eof || page.count == 0;
     cfs_dir_page_free(&page);
+    /* A whole listing read (ls, ls -l): later lookups in it need no round trip. */
+    if (d->eof && d->complete && d->n <= FDC_MAX_ENTRIES)
+        fdc_listing_done(m, d->cache_token, d->cache_at, d->ino, d->ents, d->n);
     return 0;
 }
 

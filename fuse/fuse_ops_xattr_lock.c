@@ -10,6 +10,7 @@
 
 #include "common/errors.h"
 #include "fuse/fuse_ctx.h"
+#include "fuse/fuse_dcache.h"
 
 #define XATTR_NAME_MAX_LEN 255
 #define XATTR_SIZE_MAX_LEN 65536
@@ -43,6 +44,7 @@ static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const 
         cfs_cred cred;
         req_cred(req, &cred);
         rc = cfs_setxattr(m->fs, ino, name, value, size, flags, &cred);
+        fdc_attr_changed(m, ino); /* ctime */
     }
     reply_err(req, rc);
 }
@@ -102,6 +104,7 @@ static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
         cfs_cred cred;
         req_cred(req, &cred);
         rc = cfs_removexattr(m->fs, ino, name, &cred);
+        fdc_attr_changed(m, ino); /* ctime */
     }
     reply_err(req, rc);
 }

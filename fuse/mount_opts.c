@@ -34,6 +34,7 @@ static const struct fuse_opt chunkfs_opts[] = {
     OPT("all_squash", all_squash),
     OPT("squash_uid=%u", squash_uid),
     OPT("squash_gid=%u", squash_gid),
+    OPT("no_dir_cache", no_dir_cache),
     FUSE_OPT_KEY("timeout=", KEY_TIMEOUT_BOTH),
     FUSE_OPT_END,
 };
@@ -131,5 +132,7 @@ void mount_opts_help(void)
            "    -o all_squash          every caller acts as squash_uid:squash_gid, without\n"
            "                           supplementary groups (default: off)\n"
            "    -o squash_uid=N        uid of squashed callers (65534, nobody)\n"
-           "    -o squash_gid=N        gid of squashed callers (65534, nogroup)\n");
+           "    -o squash_gid=N        gid of squashed callers (65534, nogroup)\n"
+           "    -o no_dir_cache        no directory cache: every lookup and directory stat\n"
+           "                           asks the metaserver (default: cache on, see fuse.md)\n");
 }

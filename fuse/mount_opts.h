@@ -28,6 +28,7 @@ typedef struct mount_opts {
     int all_squash;          /* every caller acts as squash_uid / squash_gid, no groups */
     unsigned squash_uid;     /* default 65534 (nobody) */
     unsigned squash_gid;     /* default 65534 (nogroup) */
+    int no_dir_cache;        /* no directory cache (lookups and directory getattr ask) */
 } mount_opts;
 
 /* Fills defaults, then takes chunkfs options and META_ADDRS out of args; the mount point and

@@ -49,6 +49,7 @@ struct open_files {
     pthread_mutex_t lock;
     atomic_long count; /* entries in the table */
     atomic_ulong hidden_seq;
+    dir_cache *dcache; /* told about hidden names removed at the last close; may be NULL */
     ofile *buckets[NBUCKETS];
 };
 
@@ -160,7 +161,13 @@ static void put_ofile(open_files *t, ofile *of)
     close_wr_logged(of);
     close_logged(&of->rd, of->ino);
     if (of->hidden_name) {
+        uint64_t token = t->dcache ? dir_cache_begin(t->dcache) : 0;
         int rc = cfs_unlink(t->fs, of->hidden_parent, of->hidden_name, &of->hidden_cred);
+        if (t->dcache) {
+            dir_cache_remove_entry(t->dcache, of->hidden_parent, of->hidden_name);
+            dir_cache_forget_attr(t->dcache, of->hidden_parent);
+            dir_cache_end(t->dcache, token);
+        }
         if (rc < 0 && rc != -ENOENT)
             LOG_WARN("removing %s (unlinked while open) in dir %llu: %s", of->hidden_name,
                      (unsigned long long)of->hidden_parent, cfs_strerror(rc));
@@ -174,6 +181,22 @@ static void put_ofile(open_files *t, ofile *of)
 bool open_files_any(open_files *t)
 {
     return atomic_load(&t->count) > 0;
+}
+
+bool open_files_is_open(open_files *t, uint64_t ino)
+{
+    if (!open_files_any(t)) return false;
+    pthread_mutex_lock(&t->lock);
+    ofile *of = t->buckets[bucket_of(ino)];
+    while (of && of->ino != ino)
+        of = of->next;
+    pthread_mutex_unlock(&t->lock);
+    return of != NULL;
+}
+
+void open_files_set_dir_cache(open_files *t, dir_cache *c)
+{
+    t->dcache = c;
 }
 
 int open_files_hide(open_files *t, uint64_t ino, uint64_t parent, const char *name,

@@ -12,6 +12,7 @@
 #include <sys/types.h>
 
 #include "client/chunkfs.h"
+#include "fuse/dir_cache.h"
 
 typedef struct open_files open_files;
 typedef struct ofile ofile;
@@ -44,6 +45,10 @@ int open_files_release(open_files *t, open_ref *ref);
 
 /* True if any file is open in this mount (cheap; lets callers skip lookups). */
 bool open_files_any(open_files *t);
+/* True if inode `ino` is open in this mount. */
+bool open_files_is_open(open_files *t, uint64_t ino);
+/* Hidden names removed at the last close are reported to this directory cache. */
+void open_files_set_dir_cache(open_files *t, dir_cache *c);
 /* If inode `ino` is open in this mount, renames `name` in `parent` (its last link) to a hidden
  * name in the same directory and returns 1: the inode stays readable and writable through
  * the open descriptors, and the hidden name is unlinked at the last close (POSIX semantics of

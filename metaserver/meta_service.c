@@ -280,6 +280,68 @@ static void remember_intent(meta_server *ms, const Chunkfs__ChunkInfo *ci)
     pthread_mutex_unlock(&ms->soft_lock);
 }
 
+/* The directory's attributes now, or NULL (gone, or out of memory: the reply is still valid
+ * without them). Caller holds fsm_lock (read). */
+static Chunkfs__Attr *dir_attr_now(meta_server *ms, const Chunkfs__MetaRequest *req, uint64_t ino)
+{
+    Chunkfs__MetaRequest g = CHUNKFS__META_REQUEST__INIT;
+    Chunkfs__GetattrReq ga = CHUNKFS__GETATTR_REQ__INIT;
+    ga.ino = ino;
+    g.cred = req->cred;
+    g.op_case = CHUNKFS__META_REQUEST__OP_GETATTR;
+    g.getattr = &ga;
+    Chunkfs__MetaResponse *gr = NULL;
+    Chunkfs__Attr *a = NULL;
+    if (meta_fsm_read(ms->fsm, &g, &gr) == 0 && gr->err == 0 &&
+        gr->result_case == CHUNKFS__META_RESPONSE__RESULT_ATTR) {
+        a = gr->attr; /* taken over: the response tree frees it with the same allocator */
+        gr->attr = NULL;
+        gr->result_case = CHUNKFS__META_RESPONSE__RESULT__NOT_SET;
+    }
+    if (gr) chunkfs__meta_response__free_unpacked(gr, NULL);
+    return a;
+}
+
+/* A successful namespace change answers with the parent directories' new attributes (the
+ * client's next stat of the parent needs no round trip). Read after the apply, so they are
+ * at least as new as the change. */
+static void add_parent_attrs(meta_server *ms, const Chunkfs__MetaRequest *req,
+                             Chunkfs__MetaResponse *resp)
+{
+    if (resp->err != 0) return;
+    uint64_t parent = 0, new_parent = 0;
+    switch (req->op_case) {
+    case CHUNKFS__META_REQUEST__OP_MKDIR:
+        parent = req->mkdir->parent;
+        break;
+    case CHUNKFS__META_REQUEST__OP_CREATE:
+        parent = req->create->parent;
+        break;
+    case CHUNKFS__META_REQUEST__OP_SYMLINK:
+        parent = req->symlink->parent;
+        break;
+    case CHUNKFS__META_REQUEST__OP_LINK:
+        parent = req->link->new_parent;
+        break;
+    case CHUNKFS__META_REQUEST__OP_UNLINK:
+        parent = req->unlink->parent;
+        break;
+    case CHUNKFS__META_REQUEST__OP_RMDIR:
+        parent = req->rmdir->parent;
+        break;
+    case CHUNKFS__META_REQUEST__OP_RENAME:
+        parent = req->rename->src_parent;
+        if (req->rename->dst_parent != parent) new_parent = req->rename->dst_parent;
+        break;
+    default:
+        return;
+    }
+    pthread_rwlock_rdlock(&ms->fsm_lock);
+    resp->parent_attr = dir_attr_now(ms, req, parent);
+    if (new_parent) resp->new_parent_attr = dir_attr_now(ms, req, new_parent);
+    pthread_rwlock_unlock(&ms->fsm_lock);
+}
+
 static int serve_mutation(meta_server *ms, const Chunkfs__MetaRequest *req, uint8_t **out,
                           size_t *len)
 {
@@ -303,6 +365,7 @@ static int serve_mutation(meta_server *ms, const Chunkfs__MetaRequest *req, uint
     free(cmd);
     if (rc) return reply_raft_err(ms, rc, out, len);
     if (!resp) return reply_err(-EIO, "apply produced no response", out, len);
+    add_parent_attrs(ms, req, resp);
     /* (chunks and open share the response's oneof: look at which one is set) */
     if (n_targets && resp->err == 0 && resp->result_case == CHUNKFS__META_RESPONSE__RESULT_CHUNKS &&
         resp->chunks && resp->chunks->n_chunks == 1)
