@@ -10,7 +10,7 @@
  * and need root; without root they are reported as skipped.
  *
  * Sections: names rename links symlinks io truncate sparse big mmap readdir xattr times
- * attrs misc perms locks peer. Default: all. */
+ * attrs misc perms locks peer dircache. Default: all. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -1632,7 +1632,13 @@ static void s_peer(void)
     }
     check_content("append on the other mount seen after reopen", P("peer/f"), "two+more");
     mkdir(PP("peer/d"), 0755);
-    result(exists(P("peer/d")), "mkdir on one mount visible on the other", "missing");
+    /* This mount may answer from its cached listing of peer/ until the entry timeout. */
+    bool seen = false;
+    for (int i = 0; i < 100 && !seen; i++) {
+        seen = exists(P("peer/d"));
+        if (!seen) usleep(100000);
+    }
+    result(seen, "mkdir on one mount visible on the other (within entry timeout)", "missing");
     unlink(PP("peer/f"));
     /* The other mount may serve the name from its entry cache until the entry timeout. */
     bool gone = false;
@@ -1641,6 +1647,148 @@ static void s_peer(void)
         if (!gone) usleep(100000);
     }
     result(gone, "unlink on one mount visible on the other (within entry timeout)", "still there");
+}
+
+/* ------------------------------------------------------------------ dircache */
+
+/* Drops the kernel's unused names and inodes (root only), so the next path walk asks the file
+ * system again: whatever a cache in the file system answers then must be current. */
+static bool forget_kernel_names(void)
+{
+    int fd = open("/proc/sys/vm/drop_caches", O_WRONLY);
+    if (fd < 0) return false;
+    bool ok = write(fd, "2", 1) == 1;
+    close(fd);
+    return ok;
+}
+
+static bool lstat_fresh(const char *path, struct stat *st)
+{
+    forget_kernel_names();
+    return lstat(path, st) == 0;
+}
+
+static long listing_size(const char *dir)
+{
+    long n = 0;
+    DIR *d = opendir(dir);
+    if (!d) return -1;
+    struct dirent *de;
+    while ((de = readdir(d)))
+        if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) n++;
+    closedir(d);
+    return n;
+}
+
+/* Polls up to 5 s: a name kept for an open file may go only at the (asynchronous) release. */
+static void listing_size_is(const char *name, const char *dir, long want)
+{
+    long n = listing_size(dir);
+    for (int i = 0; i < 50 && n != want; i++) {
+        usleep(100000);
+        n = listing_size(dir);
+    }
+    result(n == want, name, "%ld entries, wanted %ld", n, want);
+}
+
+/* Changes through this file system seen by lookups that reach it (kernel names dropped
+ * before each check), right after the change: a directory cache must stay exact. */
+static void s_dircache(void)
+{
+    struct stat st, before;
+    if (!forget_kernel_names()) {
+        skip("dircache", "needs root (writes /proc/sys/vm/drop_caches)");
+        return;
+    }
+    mkdir(P("dc"), 0755);
+    for (int i = 0; i < 20; i++)
+        write_file(P("dc/f%d", i), "x", 1, 0644);
+    /* A listing (and a run of lookups) lets a cache take the whole directory. */
+    listing_size_is("dircache: 20 files listed", P("dc"), 20);
+    for (int i = 0; i < 3; i++) {
+        expect_err("dircache: absent name -> ENOENT", lstat_fresh(P("dc/none%d", i), &st) ? 0 : -1,
+                   ENOENT);
+    }
+    result(lstat_fresh(P("dc/f0"), &st) && st.st_size == 1, "dircache: listed file found",
+           "missing or size %lld", (long long)st.st_size);
+
+    write_file(P("dc/new"), "hello", 5, 0600);
+    result(lstat_fresh(P("dc/new"), &st) && st.st_size == 5 && (st.st_mode & 07777) == 0600,
+           "dircache: created file found with its size and mode", "size %lld mode %o",
+           (long long)st.st_size, st.st_mode);
+    unlink(P("dc/f1"));
+    expect_err("dircache: unlinked -> ENOENT", lstat_fresh(P("dc/f1"), &st) ? 0 : -1, ENOENT);
+
+    ino_t i2 = ino_of(P("dc/f2")), i3 = ino_of(P("dc/f3")), i5 = ino_of(P("dc/f5")),
+          i6 = ino_of(P("dc/f6"));
+    rename(P("dc/f2"), P("dc/g2"));
+    result(!lstat_fresh(P("dc/f2"), &st) && lstat_fresh(P("dc/g2"), &st) && st.st_ino == i2,
+           "dircache: rename moves the name", "wrong");
+    rename(P("dc/f3"), P("dc/f4"));
+    result(!lstat_fresh(P("dc/f3"), &st) && lstat_fresh(P("dc/f4"), &st) && st.st_ino == i3,
+           "dircache: rename over an existing name", "wrong");
+    renameat2(AT_FDCWD, P("dc/f5"), AT_FDCWD, P("dc/f6"), RENAME_EXCHANGE);
+    result(ino_of(P("dc/f5")) == i6 && lstat_fresh(P("dc/f6"), &st) && st.st_ino == i5,
+           "dircache: exchange swaps the names", "wrong");
+    mkdir(P("dc/sub"), 0755);
+    rename(P("dc/f7"), P("dc/sub/f7"));
+    result(!lstat_fresh(P("dc/f7"), &st) && lstat_fresh(P("dc/sub/f7"), &st),
+           "dircache: rename into another directory", "wrong");
+
+    chmod(P("dc/f8"), 0640);
+    result(lstat_fresh(P("dc/f8"), &st) && (st.st_mode & 07777) == 0640,
+           "dircache: chmod seen by a new lookup", "mode %o", st.st_mode);
+    truncate(P("dc/f9"), 1000);
+    result(lstat_fresh(P("dc/f9"), &st) && st.st_size == 1000,
+           "dircache: truncate seen by a new lookup", "size %lld", (long long)st.st_size);
+    write_file(P("dc/f10"), "abcdef", 6, 0644);
+    result(lstat_fresh(P("dc/f10"), &st) && st.st_size == 6,
+           "dircache: rewrite seen by a new lookup", "size %lld", (long long)st.st_size);
+    lstat(P("dc/f12"), &before);
+    setxattr(P("dc/f12"), "user.dc", "v", 1, 0);
+    result(lstat_fresh(P("dc/f12"), &st) && (st.st_ctim.tv_sec != before.st_ctim.tv_sec ||
+                                             st.st_ctim.tv_nsec != before.st_ctim.tv_nsec),
+           "dircache: setxattr moves ctime", "ctime unchanged");
+
+    link(P("dc/f11"), P("dc/f11b"));
+    result(lstat_fresh(P("dc/f11"), &st) && st.st_nlink == 2 && lstat_fresh(P("dc/f11b"), &st) &&
+               st.st_nlink == 2,
+           "dircache: link count 2 on both names", "nlink %lld", (long long)st.st_nlink);
+    unlink(P("dc/f11b"));
+    result(lstat_fresh(P("dc/f11"), &st) && st.st_nlink == 1, "dircache: link count back to 1",
+           "nlink %lld", (long long)st.st_nlink);
+
+    /* The parent's attributes after changes in it (answered from the change's reply). */
+    lstat(P("dc"), &before);
+    mkdir(P("dc/d1"), 0755);
+    result(lstat(P("dc"), &st) == 0 && st.st_nlink == before.st_nlink + 1 &&
+               (st.st_mtim.tv_sec != before.st_mtim.tv_sec ||
+                st.st_mtim.tv_nsec != before.st_mtim.tv_nsec),
+           "dircache: mkdir: parent nlink +1 and new mtime", "nlink %lld (was %lld)",
+           (long long)st.st_nlink, (long long)before.st_nlink);
+    rmdir(P("dc/d1"));
+    result(lstat_fresh(P("dc"), &st) && st.st_nlink == before.st_nlink,
+           "dircache: rmdir: parent nlink back", "nlink %lld", (long long)st.st_nlink);
+    lstat(P("dc"), &before);
+    write_file(P("dc/m"), "", 0, 0644);
+    result(lstat(P("dc"), &st) == 0 && (st.st_mtim.tv_sec != before.st_mtim.tv_sec ||
+                                        st.st_mtim.tv_nsec != before.st_mtim.tv_nsec),
+           "dircache: create moves the parent's mtime", "unchanged");
+    lstat(P("dc/sub"), &before);
+    rename(P("dc/m"), P("dc/sub/m"));
+    result(lstat(P("dc/sub"), &st) == 0 && (st.st_mtim.tv_sec != before.st_mtim.tv_sec ||
+                                            st.st_mtim.tv_nsec != before.st_mtim.tv_nsec),
+           "dircache: rename moves the destination's mtime", "unchanged");
+
+    /* An open file unlinked: gone by name, readable by descriptor, no name left after close. */
+    int fd = open(P("dc/f13"), O_RDONLY);
+    unlink(P("dc/f13"));
+    expect_err("dircache: unlinked open file -> ENOENT", lstat_fresh(P("dc/f13"), &st) ? 0 : -1,
+               ENOENT);
+    result(fd >= 0 && fstat(fd, &st) == 0, "dircache: unlinked open file fstat", "failed");
+    if (fd >= 0) close(fd);
+    /* f0 f2->g2 f4 f5 f6 f8..f10 f11 f12 f14..f19 new sub: f1, f3, f7, f13 gone */
+    listing_size_is("dircache: listing after the changes", P("dc"), 18);
 }
 
 /* ------------------------------------------------------------------ main */
@@ -1676,7 +1824,7 @@ static const struct section sections[] = {
     {"io", s_io},       {"truncate", s_truncate}, {"sparse", s_sparse}, {"big", s_big},
     {"mmap", s_mmap},   {"readdir", s_readdir},   {"xattr", s_xattr},   {"times", s_times},
     {"attrs", s_attrs}, {"misc", s_misc},         {"perms", s_perms},   {"locks", s_locks},
-    {"peer", s_peer},
+    {"peer", s_peer},   {"dircache", s_dircache},
 };
 
 static void usage(void)
