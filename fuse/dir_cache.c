@@ -98,7 +98,7 @@ dir_cache *dir_cache_new(uint64_t entry_ttl_ns, uint64_t attr_ttl_ns, size_t max
     c->entry_ttl = entry_ttl_ns;
     c->attr_ttl = attr_ttl_ns;
     c->max_entries = max_entries;
-    c->max_names = max_entries * 16;
+    c->max_names = max_entries * 8;
     c->node_cap = 256;
     c->name_cap = 1024;
     c->nodes = calloc(c->node_cap, sizeof *c->nodes);
@@ -275,7 +275,7 @@ static void clear_locked(dir_cache *c)
  * node pointer is held), everything goes. */
 static void bound_nodes(dir_cache *c)
 {
-    if (c->n_nodes > 4 * c->max_names) clear_locked(c);
+    if (c->n_nodes > c->max_names + c->max_entries) clear_locked(c);
 }
 
 void dir_cache_free(dir_cache *c)

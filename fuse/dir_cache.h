@@ -28,7 +28,7 @@ typedef enum dc_result {
 } dc_result;
 
 /* max_entries: listings longer than this are not cached (and the total of cached names is
- * bounded by 16 times it: above that, everything is dropped). Returns NULL without memory. */
+ * bounded by 8 times it, the inodes with attributes by 9 times it: above that, everything is dropped). Returns NULL without memory. */
 dir_cache *dir_cache_new(uint64_t entry_ttl_ns, uint64_t attr_ttl_ns, size_t max_entries);
 void dir_cache_free(dir_cache *c);
 

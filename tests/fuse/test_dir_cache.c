@@ -254,14 +254,14 @@ START_TEST(size_caps)
     /* not asked for again within entry_ttl */
     ck_assert(!dir_cache_note_miss(c, 1, T0 + 1));
     ck_assert(!dir_cache_note_miss(c, 1, T0 + 2));
-    /* The total is bounded by 16 listings of the cap: the 17th full one clears the rest. */
-    for (uint64_t d = 2; d < 2 + 17; d++) {
+    /* The total is bounded by 8 listings of the cap: the 9th full one clears the rest. */
+    for (uint64_t d = 2; d < 2 + 9; d++) {
         t = dir_cache_fetch_begin(c);
         ck_assert_int_eq(dir_cache_fetch_install(c, t, d, e, 10, T0), 0);
-        ck_assert_uint_le(dir_cache_names(c), 160);
+        ck_assert_uint_le(dir_cache_names(c), 80);
     }
     cfs_attr a;
-    ck_assert_int_eq(dir_cache_lookup(c, 18, "f3", T0, &a), DC_HIT);
+    ck_assert_int_eq(dir_cache_lookup(c, 10, "f3", T0, &a), DC_HIT);
     ck_assert_int_eq(dir_cache_lookup(c, 2, "f3", T0, &a), DC_MISS);
     dir_cache_free(c);
 }
