@@ -28,6 +28,7 @@
 #include "common/time_util.h"
 #include "raft/raft.h"
 #include "raft/raft_snapshot.h"
+#include "raft/raft_trace.h"
 #include "raft/raft_transport.h"
 #include "raft/raft_wal.h"
 
@@ -119,7 +120,12 @@ struct raft_node {
 
     pthread_t step_thr, apply_thr;
     bool started;
+    raft_trace trace;
 };
+
+/* Set by on_message when a handler thread stepped entries as a follower, so that
+ * wait_answers (same thread, same batch) knows to time the answer. */
+static _Thread_local bool tl_stepped_entries;
 
 /* ------------------------------------------------------------------ small helpers */
 
@@ -285,7 +291,16 @@ static void on_message(void *arg, const raft_msg *m, const char *from_addr)
     pthread_mutex_lock(&n->mu);
     if (!atomic_load(&n->stopping)) {
         if (from_addr[0]) book_set(n, m->from, from_addr);
+        bool entries = m->type == RAFT_MSG_APP && m->n_entries > 0;
+        int64_t t0 = entries ? cfs_mono_ns() : 0;
         int rc = raft_step(n->core, m);
+        if (entries) {
+            raft_trace_add(&n->trace.follower_step_ns, t0, cfs_mono_ns());
+            atomic_fetch_add(&n->trace.follower_batches, 1);
+            tl_stepped_entries = true;
+        }
+        if (m->type == RAFT_MSG_APP_RESP && !m->reject && rc == 0)
+            raft_trace_mark_range(&n->trace, RAFT_MARK_ACKED, 1, m->index, cfs_mono_ns());
         if (rc < 0)
             LOG_DEBUG("raft: step of %s from %" PRIu64 " refused: %s", raft_msg_type_name(m->type),
                       m->from, cfs_strerror(rc));
@@ -302,6 +317,9 @@ static void on_message(void *arg, const raft_msg *m, const char *from_addr)
 static void wait_answers(void *arg)
 {
     raft_node *n = arg;
+    bool timed = tl_stepped_entries;
+    tl_stepped_entries = false;
+    int64_t t0 = timed ? cfs_mono_ns() : 0;
     int64_t deadline = cfs_mono_ms() + ANSWER_WAIT_MS;
     struct timespec ts = abs_ms(deadline);
     pthread_mutex_lock(&n->mu);
@@ -312,6 +330,7 @@ static void wait_answers(void *arg)
         if (pthread_cond_timedwait(&n->done_cond, &n->mu, &ts) == ETIMEDOUT) break;
     }
     pthread_mutex_unlock(&n->mu);
+    if (timed) raft_trace_add(&n->trace.follower_answer_ns, t0, cfs_mono_ns());
 }
 
 static void on_fail(void *arg, uint64_t peer, bool snapshot)
@@ -456,6 +475,9 @@ static void apply_entries(raft_node *n, const raft_entry *ents, size_t count)
         if (e->index <= n->applied_index) continue; /* covered by a snapshot */
         void *result = NULL;
         int err = 0;
+        bool traced = raft_trace_is(&n->trace, e->index);
+        if (traced)
+            raft_trace_mark_range(&n->trace, RAFT_MARK_APPLYING, e->index, e->index, cfs_mono_ns());
         if (n->apply_failed) {
             err = -EIO;
         } else if (e->type == RAFT_ENTRY_NORMAL) {
@@ -495,6 +517,8 @@ static void apply_entries(raft_node *n, const raft_entry *ents, size_t count)
                 waiter_finish(n, w, err ? err : -CFS_ENOTLEADER);
             }
         }
+        if (traced)
+            raft_trace_mark_range(&n->trace, RAFT_MARK_APPLIED, e->index, e->index, cfs_mono_ns());
         pthread_cond_broadcast(&n->wcond);
         pthread_mutex_unlock(&n->wmu);
         if (result && n->ops.free_result) n->ops.free_result(n->fsm, result);
@@ -626,9 +650,19 @@ static void process_ready(raft_node *n, raft_ready *rd)
         send_msgs(n, rd, 0, rd->n_early);
         pthread_mutex_unlock(&n->mu);
     }
+    int64_t t0 = cfs_mono_ns();
     if (persist_ready(n, rd) < 0) {
         raft_ready_free(rd);
         return;
+    }
+    if (rd->n_entries > 0) {
+        int64_t t1 = cfs_mono_ns();
+        raft_trace_mark_range(&n->trace, RAFT_MARK_DURABLE, rd->entries[0].index,
+                              rd->entries[rd->n_entries - 1].index, t1);
+        if (rd->soft.role != RAFT_LEADER && rd->must_sync) {
+            raft_trace_add(&n->trace.follower_fsync_ns, t0, t1);
+            atomic_fetch_add(&n->trace.follower_fsyncs, 1);
+        }
     }
     pthread_mutex_lock(&n->mu);
     if (rd->soft_changed) {
@@ -700,6 +734,8 @@ static void process_ready(raft_node *n, raft_ready *rd)
             return;
         }
         it->kind = AI_ENTRIES;
+        raft_trace_mark_range(&n->trace, RAFT_MARK_COMMITTED, rd->committed[0].index,
+                              rd->committed[rd->n_committed - 1].index, cfs_mono_ns());
         it->ents = rd->committed;
         it->n = rd->n_committed;
         rd->committed = NULL;
@@ -745,7 +781,12 @@ static void *step_main(void *arg)
         }
         raft_ready rd;
         int rc = ready ? raft_get_ready(n->core, &rd) : -EAGAIN;
-        if (rc == 0) n->readies_taken++;
+        if (rc == 0) {
+            n->readies_taken++;
+            if (rd.n_entries > 0)
+                raft_trace_mark_range(&n->trace, RAFT_MARK_READY, rd.entries[0].index,
+                                      rd.entries[rd.n_entries - 1].index, cfs_mono_ns());
+        }
         pthread_mutex_unlock(&n->mu);
         if (compact_to > 0) {
             int crc = raft_wal_compact(n->wal, compact_to);
@@ -1030,6 +1071,7 @@ static int propose_and_wait(raft_node *n, propose_fn fn, const void *arg, int64_
                             void **result)
 {
     waiter w = {0};
+    bool traced = false;
     for (;;) {
         if (atomic_load(&n->fatal)) return -EIO;
         pthread_mutex_lock(&n->mu);
@@ -1038,6 +1080,7 @@ static int propose_and_wait(raft_node *n, propose_fn fn, const void *arg, int64_
         if (rc == 0) {
             w.index = index;
             w.term = term;
+            traced = raft_trace_start(&n->trace, index, cfs_mono_ns());
             pthread_mutex_lock(&n->wmu);
             waiter_add(n, &w);
             pthread_mutex_unlock(&n->wmu);
@@ -1055,6 +1098,7 @@ static int propose_and_wait(raft_node *n, propose_fn fn, const void *arg, int64_
     pthread_mutex_lock(&n->wmu);
     int rc = waiter_wait(n, &w, deadline);
     pthread_mutex_unlock(&n->wmu);
+    if (traced) raft_trace_finish(&n->trace, w.index, rc == 0, cfs_mono_ns());
     if (rc == 0 && result)
         *result = w.result;
     else if (w.result && n->ops.free_result)
@@ -1172,6 +1216,12 @@ void raft_node_get_status(raft_node *n, raft_node_status *out)
     pthread_mutex_lock(&n->wmu);
     out->applied_index = n->applied_index;
     pthread_mutex_unlock(&n->wmu);
+}
+
+void raft_node_get_trace(raft_node *n, raft_trace_totals *out)
+{
+    raft_trace_get(&n->trace, out);
+    raft_transport_get_timing(n->tr, &out->sent_batches, &out->send_queue_ns, &out->send_rpc_ns);
 }
 
 bool raft_node_is_leader(raft_node *n)

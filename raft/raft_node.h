@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "common/rpc.h"
+#include "raft/raft_trace.h"
 
 typedef struct raft_node raft_node;
 
@@ -95,6 +96,8 @@ typedef struct raft_node_status {
 } raft_node_status;
 
 void raft_node_get_status(raft_node *n, raft_node_status *st);
+/* Where proposal latency goes (see raft_trace.h): sums since the node was created. */
+void raft_node_get_trace(raft_node *n, raft_trace_totals *out);
 bool raft_node_is_leader(raft_node *n);
 /* Copies the leader's address into buf ("" when unknown). */
 void raft_node_leader_addr(raft_node *n, char *buf, size_t len);

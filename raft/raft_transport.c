@@ -10,6 +10,7 @@
 
 #include "common/errors.h"
 #include "common/log.h"
+#include "common/time_util.h"
 #include "proto/chunkfs.pb-c.h"
 
 #define SEND_TIMEOUT_MS 2000
@@ -23,6 +24,7 @@ typedef struct out_msg {
     uint8_t *buf; /* packed RaftMessage */
     size_t len;
     bool snap;
+    int64_t queued_ns; /* monotonic time it was queued */
 } out_msg;
 
 typedef struct peer_sender {
@@ -45,6 +47,7 @@ struct raft_transport {
     peer_sender **peers;
     size_t n_peers;
     atomic_bool stopping;
+    atomic_uint_least64_t sent_batches, send_queue_ns, send_rpc_ns;
 };
 
 /* ------------------------------------------------------------------ conversions */
@@ -394,7 +397,15 @@ static void *sender_main(void *arg)
         pthread_mutex_lock(&t->mu);
         memcpy(self, t->self_addr, sizeof self);
         pthread_mutex_unlock(&t->mu);
+        int64_t t0 = cfs_mono_ns();
         int rc = snap ? send_snapshot(p, batch, n) : send_batch(p, batch, n, self);
+        if (!snap) {
+            int64_t t1 = cfs_mono_ns();
+            atomic_fetch_add(&t->sent_batches, 1);
+            if (t0 > batch[0].queued_ns)
+                atomic_fetch_add(&t->send_queue_ns, (uint64_t)(t0 - batch[0].queued_ns));
+            if (t1 > t0) atomic_fetch_add(&t->send_rpc_ns, (uint64_t)(t1 - t0));
+        }
         for (size_t i = 0; i < n; i++)
             free(batch[i].buf);
         if (rc < 0) {
@@ -506,7 +517,8 @@ int raft_transport_send(raft_transport *t, uint64_t to, const char *addr, const 
     int rc = raft_msg_to_pb(m, &pb, &scratch);
     if (rc < 0) return rc;
     out_msg om = {.len = chunkfs__raft_message__get_packed_size(&pb),
-                  .snap = m->type == RAFT_MSG_SNAP};
+                  .snap = m->type == RAFT_MSG_SNAP,
+                  .queued_ns = cfs_mono_ns()};
     om.buf = malloc(om.len ? om.len : 1);
     if (!om.buf) {
         free(scratch);
@@ -530,6 +542,14 @@ int raft_transport_send(raft_transport *t, uint64_t to, const char *addr, const 
     pthread_cond_signal(&p->cond);
     pthread_mutex_unlock(&p->mu);
     return 0;
+}
+
+void raft_transport_get_timing(raft_transport *t, uint64_t *batches, uint64_t *queue_ns,
+                               uint64_t *rpc_ns)
+{
+    *batches = atomic_load(&t->sent_batches);
+    *queue_ns = atomic_load(&t->send_queue_ns);
+    *rpc_ns = atomic_load(&t->send_rpc_ns);
 }
 
 void raft_transport_destroy(raft_transport *t)

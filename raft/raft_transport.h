@@ -48,6 +48,10 @@ void raft_transport_set_self_addr(raft_transport *t, const char *self_addr);
 /* Queues `m` for peer `to` at `addr` (packed now; m may be freed right after). Never blocks.
  * 0, -ENOBUFS when the peer's queue is full (dropped), -EINVAL for an empty address. */
 int raft_transport_send(raft_transport *t, uint64_t to, const char *addr, const raft_msg *m);
+/* Totals over the Send calls made so far: how many, the time each batch's first message
+ * waited in its queue, the time the calls took. */
+void raft_transport_get_timing(raft_transport *t, uint64_t *batches, uint64_t *queue_ns,
+                               uint64_t *rpc_ns);
 /* Stops and joins the sender threads (each finishes at most its RPC in flight) and frees t.
  * Call after the rpc_server is destroyed (its handlers use t). */
 void raft_transport_destroy(raft_transport *t);

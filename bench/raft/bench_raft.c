@@ -173,9 +173,72 @@ static int cmp_double(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-static void run_case(raft_node *leader, int n_prop, double seconds, size_t payload,
+/* Breakdowns of the cases, printed after the table. */
+static char breakdowns[8192];
+
+static void snap_traces(cluster *c, raft_trace_totals *t)
+{
+    for (int i = 0; i < N_NODES; i++)
+        raft_node_get_trace(c->node[i], &t[i]);
+}
+
+static double per(uint64_t ns, uint64_t n)
+{
+    return n ? (double)ns / (double)n / 1000.0 : 0;
+}
+
+/* Appends where the latency went during one case: leader stages per traced proposal, the
+ * followers' side per received batch, the leader's Send calls. */
+static void note_breakdown(cluster *c, raft_node *leader, const raft_trace_totals *before,
+                           const char *mode, int n_prop)
+{
+    raft_trace_totals after[N_NODES];
+    snap_traces(c, after);
+    size_t off = strlen(breakdowns);
+    char *b = breakdowns + off;
+    size_t room = sizeof breakdowns - off;
+    int w = 0;
+    for (int i = 0; i < N_NODES; i++) {
+        const raft_trace_totals *a = &after[i], *z = &before[i];
+        if (c->node[i] == leader) {
+            uint64_t n = a->samples - z->samples;
+            w += snprintf(b + w, room - (size_t)w,
+                          "%s, %d proposer(s): %llu traced proposals, us:", mode, n_prop,
+                          (unsigned long long)n);
+            double sum = 0;
+            for (int s = 0; s < RAFT_STAGE_COUNT; s++) {
+                double v = per(a->stage_ns[s] - z->stage_ns[s], n);
+                sum += v;
+                w += snprintf(b + w, room - (size_t)w, " %s %.0f", raft_trace_stage_name(s), v);
+            }
+            uint64_t nb = a->sent_batches - z->sent_batches;
+            w += snprintf(b + w, room - (size_t)w,
+                          " (sum %.0f); leader Send calls: %llu, queue %.0f, call %.0f\n", sum,
+                          (unsigned long long)nb, per(a->send_queue_ns - z->send_queue_ns, nb),
+                          per(a->send_rpc_ns - z->send_rpc_ns, nb));
+        }
+    }
+    uint64_t fb = 0, fstep = 0, fans = 0, ff = 0, ffns = 0;
+    for (int i = 0; i < N_NODES; i++) {
+        if (c->node[i] == leader) continue;
+        fb += after[i].follower_batches - before[i].follower_batches;
+        fstep += after[i].follower_step_ns - before[i].follower_step_ns;
+        fans += after[i].follower_answer_ns - before[i].follower_answer_ns;
+        ff += after[i].follower_fsyncs - before[i].follower_fsyncs;
+        ffns += after[i].follower_fsync_ns - before[i].follower_fsync_ns;
+    }
+    snprintf(b + w, room - (size_t)w,
+             "  followers: %llu batches with entries, us: step %.0f, until answered %.0f; "
+             "%llu WAL writes, %.0f each\n",
+             (unsigned long long)fb, per(fstep, fb), per(fans, fb), (unsigned long long)ff,
+             per(ffns, ff));
+}
+
+static void run_case(cluster *c, raft_node *leader, int n_prop, double seconds, size_t payload,
                      const char *mode)
 {
+    raft_trace_totals before[N_NODES];
+    snap_traces(c, before);
     static proposer props[MAX_PROPOSERS];
     pthread_t thr[MAX_PROPOSERS];
     int64_t start = cfs_mono_ns();
@@ -205,6 +268,7 @@ static void run_case(raft_node *leader, int n_prop, double seconds, size_t paylo
            (double)total / elapsed, p50 / 1000.0, p99 / 1000.0, errors);
     fflush(stdout);
     free(all);
+    note_breakdown(c, leader, before, mode, n_prop);
 }
 
 int main(int argc, char **argv)
@@ -250,10 +314,11 @@ int main(int argc, char **argv)
             return 1;
         }
         const char *name = modes[m] ? "no group commit" : "group commit";
-        run_case(leader, 1, seconds, payload, name);
-        run_case(leader, MAX_PROPOSERS, seconds, payload, name);
+        run_case(&c, leader, 1, seconds, payload, name);
+        run_case(&c, leader, MAX_PROPOSERS, seconds, payload, name);
         cluster_destroy(&c);
     }
+    printf("\nWhere the time went (means):\n%s", breakdowns);
     rpc_global_shutdown();
     return 0;
 }
