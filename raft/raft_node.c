@@ -1,10 +1,17 @@
 /* raft_node: the threads, storage and transport around the pure core (see raft_node.h).
  *
  * Threads and locks:
- *   step thread   owns the WAL; ticks the core, drains readies: persist (WAL append + one
- *                 fsync for everything pending = group commit), hand messages to the
- *                 transport, advance the core, queue committed entries for the apply thread.
+ *   driver        whoever holds the `driving` token (under mu) owns the WAL and drains one
+ *                 ready: persist (WAL append + one fsync for everything pending = group
+ *                 commit), hand messages to the transport, advance the core, queue committed
+ *                 entries for the apply thread. Usually the step thread; a transport thread
+ *                 that just stepped a message in drives the ready itself when nobody else
+ *                 does (wait_answers), which saves waking the step thread on the commit path.
+ *   step thread   ticks the core, compacts the WAL, drives readies nobody else took.
  *   apply thread  owns the fsm: applies entries in order, completes waiters, makes snapshots.
+ *                 On the leader a driver applies committed entries itself when the apply
+ *                 thread is idle with nothing queued (the `applying` token, under amu), so
+ *                 the proposer is answered without another thread switch.
  *   transport     one sender thread per peer (raft_transport.c); RPC handler threads step
  *                 received messages into the core.
  *   mu   protects the core, the address book and the cached leader state.
@@ -84,6 +91,7 @@ struct raft_node {
     pthread_mutex_t mu;
     pthread_cond_t kick_cond;
     bool kick;
+    bool driving;                         /* a thread is draining a ready (owns the WAL and hs) */
     uint64_t readies_taken, readies_done; /* step thread progress (for wait_answers) */
     pthread_cond_t done_cond;
     atomic_bool stopping;
@@ -107,6 +115,7 @@ struct raft_node {
     pthread_mutex_t amu;
     pthread_cond_t acond;
     apply_item *aq_head, *aq_tail;
+    bool applying; /* the apply thread or an inline applier is applying (the fsm is taken) */
 
     pthread_mutex_t snap_mu;
     /* apply thread state */
@@ -312,8 +321,13 @@ static void on_message(void *arg, const raft_msg *m, const char *from_addr)
 /* Longest a receiving handler waits for the answers to a batch (they include an fsync). */
 #define ANSWER_WAIT_MS 500
 
+static void drive_one(raft_node *n);
+
 /* Returns once the ready batch that contains the effects of the messages just stepped has
- * been processed (its messages queued), or at once when there is nothing pending. */
+ * been processed (its messages queued), or at once when there is nothing pending. When no
+ * other thread is draining a ready, the calling thread drains it itself: a follower persists
+ * and answers on the handler thread, a leader learns of a commit and answers the proposer
+ * on the thread that received the ack. */
 static void wait_answers(void *arg)
 {
     raft_node *n = arg;
@@ -324,9 +338,12 @@ static void wait_answers(void *arg)
     struct timespec ts = abs_ms(deadline);
     pthread_mutex_lock(&n->mu);
     uint64_t target = n->readies_taken + 1;
-    kick_locked(n);
     while (!atomic_load(&n->stopping) && !atomic_load(&n->fatal) && n->readies_done < target) {
-        if (n->readies_done == n->readies_taken && !raft_has_ready(n->core)) break;
+        if (!n->driving) {
+            if (!raft_has_ready(n->core)) break;
+            drive_one(n);
+            continue;
+        }
         if (pthread_cond_timedwait(&n->done_cond, &n->mu, &ts) == ETIMEDOUT) break;
     }
     pthread_mutex_unlock(&n->mu);
@@ -539,6 +556,7 @@ static void *apply_main(void *arg)
         }
         n->aq_head = it->next;
         if (!n->aq_head) n->aq_tail = NULL;
+        n->applying = true;
         pthread_mutex_unlock(&n->amu);
         if (atomic_load(&n->stopping)) {
             free_entries(it->ents, it->n);
@@ -561,8 +579,39 @@ static void *apply_main(void *arg)
         free_entries(it->ents, it->n);
         free_snapshot(it->snap);
         free(it);
+        pthread_mutex_lock(&n->amu);
+        n->applying = false;
+        pthread_mutex_unlock(&n->amu);
     }
     return NULL;
+}
+
+/* Applies committed entries on the calling thread (the driver) when the apply thread is idle
+ * and nothing is queued, so the order stays the log order (only the driver queues). Returns
+ * false (nothing done) otherwise. A snapshot that falls due is left to the apply thread. */
+static bool apply_inline(raft_node *n, const raft_entry *ents, size_t count)
+{
+    pthread_mutex_lock(&n->amu);
+    bool idle = !n->aq_head && !n->applying && !atomic_load(&n->stopping);
+    if (idle) n->applying = true;
+    pthread_mutex_unlock(&n->amu);
+    if (!idle) return false;
+    apply_entries(n, ents, count);
+    bool snapshot_due =
+        !n->apply_failed && n->applied_index >= n->snap_index + n->cfg.snapshot_entries;
+    pthread_mutex_lock(&n->amu);
+    n->applying = false;
+    pthread_mutex_unlock(&n->amu);
+    if (snapshot_due) {
+        apply_item *it = calloc(1, sizeof *it);
+        if (it) {
+            it->kind = AI_ENTRIES; /* no entries: the apply thread only makes the snapshot */
+            enqueue_apply(n, it);
+        } else {
+            LOG_WARN("raft: no memory to queue a snapshot; trying again after the next apply");
+        }
+    }
+    return true;
 }
 
 /* ------------------------------------------------------------------ step thread */
@@ -726,6 +775,16 @@ static void process_ready(raft_node *n, raft_ready *rd)
         rd->snapshot = NULL;
         enqueue_apply(n, it);
     }
+    if (rd->n_committed > 0 && leader) {
+        raft_trace_mark_range(&n->trace, RAFT_MARK_COMMITTED, rd->committed[0].index,
+                              rd->committed[rd->n_committed - 1].index, cfs_mono_ns());
+        /* Proposers wait on the leader: answer them from here when the fsm is free. (A
+         * follower's answer to its leader must not wait for an apply, so it queues.) */
+        if (apply_inline(n, rd->committed, rd->n_committed)) {
+            raft_ready_free(rd);
+            return;
+        }
+    }
     if (rd->n_committed > 0) {
         apply_item *it = calloc(1, sizeof *it);
         if (!it) {
@@ -762,6 +821,31 @@ static void catch_up_ticks(raft_node *n)
     }
 }
 
+/* Takes the core's ready and drains it on the calling thread (mu held on entry and exit, but
+ * released meanwhile; the caller checked that nobody else drives). Wakes the step thread
+ * when more is pending, as it may be waiting for this driver to finish. */
+static void drive_one(raft_node *n)
+{
+    raft_ready rd;
+    int rc = raft_get_ready(n->core, &rd);
+    if (rc < 0) {
+        LOG_ERROR("raft: getting a ready batch failed: %s", cfs_strerror(rc));
+        return;
+    }
+    n->driving = true;
+    n->readies_taken++;
+    if (rd.n_entries > 0)
+        raft_trace_mark_range(&n->trace, RAFT_MARK_READY, rd.entries[0].index,
+                              rd.entries[rd.n_entries - 1].index, cfs_mono_ns());
+    pthread_mutex_unlock(&n->mu);
+    process_ready(n, &rd);
+    pthread_mutex_lock(&n->mu);
+    n->driving = false;
+    n->readies_done++;
+    pthread_cond_broadcast(&n->done_cond);
+    if (raft_has_ready(n->core) || atomic_load(&n->wal_compact_to) != 0) kick_locked(n);
+}
+
 static void *step_main(void *arg)
 {
     raft_node *n = arg;
@@ -769,9 +853,10 @@ static void *step_main(void *arg)
     while (!atomic_load(&n->stopping) && !atomic_load(&n->fatal)) {
         catch_up_ticks(n);
         int64_t next_tick = n->next_tick;
-        uint64_t compact_to = atomic_exchange(&n->wal_compact_to, 0);
-        bool ready = raft_has_ready(n->core);
-        if (!ready && compact_to == 0) {
+        /* While another thread drives, the WAL is its: wait for its kick. */
+        bool ready = !n->driving && raft_has_ready(n->core);
+        bool compact = !n->driving && atomic_load(&n->wal_compact_to) != 0;
+        if (!ready && !compact) {
             if (!n->kick) {
                 struct timespec ts = abs_ms(next_tick);
                 pthread_cond_timedwait(&n->kick_cond, &n->mu, &ts);
@@ -779,28 +864,17 @@ static void *step_main(void *arg)
             n->kick = false;
             continue;
         }
-        raft_ready rd;
-        int rc = ready ? raft_get_ready(n->core, &rd) : -EAGAIN;
-        if (rc == 0) {
-            n->readies_taken++;
-            if (rd.n_entries > 0)
-                raft_trace_mark_range(&n->trace, RAFT_MARK_READY, rd.entries[0].index,
-                                      rd.entries[rd.n_entries - 1].index, cfs_mono_ns());
-        }
-        pthread_mutex_unlock(&n->mu);
-        if (compact_to > 0) {
+        if (compact) {
+            uint64_t compact_to = atomic_exchange(&n->wal_compact_to, 0);
+            n->driving = true;
+            pthread_mutex_unlock(&n->mu);
             int crc = raft_wal_compact(n->wal, compact_to);
             if (crc < 0) storage_failed(n, "compacting the log", crc);
-        }
-        if (rc == 0)
-            process_ready(n, &rd);
-        else if (rc != -EAGAIN)
-            LOG_ERROR("raft: getting a ready batch failed: %s", cfs_strerror(rc));
-        pthread_mutex_lock(&n->mu);
-        if (rc == 0) {
-            n->readies_done++;
+            pthread_mutex_lock(&n->mu);
+            n->driving = false;
             pthread_cond_broadcast(&n->done_cond);
         }
+        if (ready && !atomic_load(&n->fatal)) drive_one(n);
     }
     pthread_cond_broadcast(&n->done_cond); /* handlers waiting for answers: there are none */
     pthread_mutex_unlock(&n->mu);

@@ -330,6 +330,9 @@ static int send_batch(peer_sender *p, out_msg *msgs, size_t n, const char *self)
             for (size_t i = 0; i < ack->n_msgs; i++)
                 if (ack->msgs[i]) deliver(p->t, ack->msgs[i], p->addr);
             chunkfs__raft_ack__free_unpacked(ack, NULL);
+            /* Act on the answers here (e.g. a leader learning of a commit) rather than waking
+             * another thread for it. */
+            if (p->t->h.wait_answers) p->t->h.wait_answers(p->t->h.arg);
         } else {
             LOG_WARN("raft transport: unparsable ack from %s", p->addr);
         }

@@ -30,11 +30,12 @@ typedef struct raft_transport_handlers {
     void (*on_message)(void *arg, const raft_msg *m, const char *from_addr);
     /* Sending to `peer` failed; `snapshot` when the lost message was a snapshot piece. */
     void (*on_fail)(void *arg, uint64_t peer, bool snapshot);
-    /* Called (may be NULL) after a received batch was delivered: returns once the messages
-     * it caused are queued, or after a short bound. The transport then returns the queued
-     * messages for the batch's sender in the RaftAck, so the sender needs no free handler
-     * thread of its own to get its acks (a leader whose handlers are all busy in proposals
-     * would otherwise never hear them). */
+    /* Called (may be NULL) after a received batch, or the answers that came back in a
+     * RaftAck, were delivered: returns once the messages they caused are queued, or after a
+     * short bound (it may do that work on the calling thread). The transport then returns
+     * the queued messages for a batch's sender in the RaftAck, so the sender needs no free
+     * handler thread of its own to get its acks (a leader whose handlers are all busy in
+     * proposals would otherwise never hear them). */
     void (*wait_answers)(void *arg);
     void *arg;
 } raft_transport_handlers;
