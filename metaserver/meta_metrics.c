@@ -97,6 +97,35 @@ static void raft_hook(cfs_metrics *r, void *arg)
     set_gauge(r, "cfs_raft_snapshot_bytes", "Size of the snapshot files kept on disk.", NULL,
               (double)st.snapshot_bytes);
     set_gauge(r, "cfs_raft_members", "Members of the Raft group.", NULL, st.n_members);
+
+    /* Where proposal latency goes (raft_trace.h): sums since start; divide by the counts. */
+    raft_trace_totals tr;
+    raft_node_get_trace(ms->raft, &tr);
+    set_gauge(r, "cfs_raft_traced_proposals",
+              "Proposals traced stage by stage (one at a time, as leader).", NULL,
+              (double)tr.samples);
+    for (int s = 0; s < RAFT_STAGE_COUNT; s++) {
+        const char *l[] = {"stage", raft_trace_stage_name(s), NULL};
+        set_gauge(r, "cfs_raft_proposal_stage_seconds",
+                  "Time the traced proposals spent in each stage, summed.", l,
+                  (double)tr.stage_ns[s] / 1e9);
+    }
+    set_gauge(r, "cfs_raft_follower_batches", "Batches with entries received as follower.", NULL,
+              (double)tr.follower_batches);
+    set_gauge(r, "cfs_raft_follower_answer_seconds",
+              "Time from receiving such a batch to its answer being ready, summed.", NULL,
+              (double)(tr.follower_step_ns + tr.follower_answer_ns) / 1e9);
+    set_gauge(r, "cfs_raft_follower_fsyncs", "WAL writes with fsync as follower.", NULL,
+              (double)tr.follower_fsyncs);
+    set_gauge(r, "cfs_raft_follower_fsync_seconds", "Time of those WAL writes, summed.", NULL,
+              (double)tr.follower_fsync_ns / 1e9);
+    set_gauge(r, "cfs_raft_send_calls", "RaftService.Send calls made to peers.", NULL,
+              (double)tr.sent_batches);
+    set_gauge(r, "cfs_raft_send_queue_seconds",
+              "Time each call's first message waited for the peer's sender thread, summed.", NULL,
+              (double)tr.send_queue_ns / 1e9);
+    set_gauge(r, "cfs_raft_send_call_seconds", "Time the Send calls took, summed.", NULL,
+              (double)tr.send_rpc_ns / 1e9);
 }
 
 static int count_lease(void *arg, const meta_lease_ref *l)

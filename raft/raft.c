@@ -93,6 +93,7 @@ struct raft {
     raft_soft_state prev_ss;
     bool ready_out;
     bool bcast_pending;      /* leader: appends to send when the next ready is drained */
+    bool commit_unsent;      /* leader: the commit index moved since appends last went out */
     uint64_t restores;       /* snapshots installed from a leader, ever */
     uint64_t ready_restores; /* value of `restores` when the outstanding ready was made */
 };
@@ -692,8 +693,11 @@ static bool maybe_commit(raft *r)
     return true;
 }
 
-/* After the commit index moved on the leader: tell followers, and step down if the leader
- * itself was removed from the membership. */
+/* After the commit index moved on the leader: step down if the leader itself was removed from
+ * the membership (telling the others first). Otherwise followers learn the new commit index
+ * with the next appends, or at the next tick when none go out before: an empty append per
+ * commit would occupy each follower's link (one call in flight per peer) just when the next
+ * proposal's entries are to be sent. */
 static void after_commit(raft *r)
 {
     if (r->role == RAFT_LEADER && !is_voter(r, r->id)) {
@@ -701,7 +705,7 @@ static void after_commit(raft *r)
         become_follower(r, r->term, 0);
         return;
     }
-    r->bcast_pending = true;
+    r->commit_unsent = true;
 }
 
 /* Sends the appends deferred since the last ready: all proposals and commit advances made
@@ -711,6 +715,7 @@ static void flush_bcast(raft *r)
     if (!r->bcast_pending) return;
     r->bcast_pending = false;
     if (r->role != RAFT_LEADER) return;
+    r->commit_unsent = false; /* every follower gets an append carrying the commit index */
     for (int i = 0; i < r->n_prs; i++) {
         raft_progress *pr = &r->prs[i];
         if (pr->id == r->id || !maybe_send_append(r, pr, true)) continue;
@@ -1133,6 +1138,7 @@ static bool quorum_active(raft *r)
 
 static void tick_leader(raft *r)
 {
+    if (r->commit_unsent) r->bcast_pending = true;
     r->heartbeat_elapsed++;
     r->election_elapsed++;
     if (r->election_elapsed >= r->cfg.election_tick) {

@@ -57,12 +57,53 @@ START_TEST(test_three_node_election_and_replication)
     for (int i = 0; i < 5; i++)
         ck_assert_int_eq(h_propose(&C, 1, "x"), 0);
     h_stabilize(&C);
+    h_tick(&C, 1, 1); /* followers learn the last commit with the leader's next tick */
     for (uint64_t id = 1; id <= 3; id++) {
         ck_assert_uint_eq(C.applied_normal[id], 5);
         ck_assert_uint_eq(raft_get_committed(C.nodes[id]), 3 + 1 + 5);
     }
     /* followers refuse proposals */
     ck_assert_int_eq(h_propose(&C, 2, "y"), -CFS_ENOTLEADER);
+    h_free(&C);
+}
+END_TEST
+
+START_TEST(test_commit_rides_on_next_append_or_tick)
+{
+    /* A commit alone sends no message: followers learn it with the next appends, or with the
+     * leader's next tick when nothing else goes out (one call per commit and follower would
+     * hold up the next proposal's entries). */
+    h_init(&C, 3, 3, NULL);
+    h_stabilize(&C);
+    elect(1);
+    h_tick(&C, 1, 1);
+    uint64_t c0 = raft_get_committed(C.nodes[1]);
+    ck_assert_uint_eq(raft_get_committed(C.nodes[2]), c0);
+    C.msgs_of_type[RAFT_MSG_APP] = 0;
+    ck_assert_int_eq(h_propose(&C, 1, "a"), 0);
+    h_stabilize(&C);
+    ck_assert_uint_eq(raft_get_committed(C.nodes[1]), c0 + 1);
+    ck_assert_int_eq(C.msgs_of_type[RAFT_MSG_APP], 2); /* one append per follower */
+    ck_assert_uint_eq(raft_get_committed(C.nodes[2]), c0);
+    ck_assert_uint_eq(C.applied_normal[1], 1);
+    ck_assert_uint_eq(C.applied_normal[2], 0);
+    /* the next proposal's appends carry the commit index */
+    ck_assert_int_eq(h_propose(&C, 1, "b"), 0);
+    h_stabilize(&C);
+    ck_assert_int_eq(C.msgs_of_type[RAFT_MSG_APP], 4);
+    for (uint64_t id = 2; id <= 3; id++) {
+        ck_assert_uint_eq(raft_get_committed(C.nodes[id]), c0 + 1);
+        ck_assert_uint_eq(C.applied_normal[id], 1);
+    }
+    /* nothing else to send: the next tick tells them, once */
+    h_tick(&C, 1, 1);
+    ck_assert_int_eq(C.msgs_of_type[RAFT_MSG_APP], 6);
+    for (uint64_t id = 2; id <= 3; id++) {
+        ck_assert_uint_eq(raft_get_committed(C.nodes[id]), c0 + 2);
+        ck_assert_uint_eq(C.applied_normal[id], 2);
+    }
+    h_tick(&C, 1, 1);
+    ck_assert_int_eq(C.msgs_of_type[RAFT_MSG_APP], 6);
     h_free(&C);
 }
 END_TEST
@@ -401,6 +442,7 @@ START_TEST(test_snapshot_sent_in_pieces)
     /* replication continues after the snapshot */
     ck_assert_int_eq(h_propose(&C, 1, "t"), 0);
     h_stabilize(&C);
+    h_tick(&C, 1, 1); /* the commit reaches followers with the leader's next tick */
     ck_assert_uint_eq(C.applied[3], C.applied[1]);
     raft_get_status(C.nodes[3], &st);
     ck_assert_int_eq(st.conf.n, 3);
@@ -928,6 +970,7 @@ START_TEST(test_bad_messages_change_nothing)
     raft_get_status(C.nodes[1], &st);
     for (int i = 0; i < st.n_progress; i++)
         if (st.progress[i].id == 2) ck_assert_uint_eq(st.progress[i].match, match2);
+    h_tick(&C, 1, 1);
     ck_assert_uint_eq(st.hs.commit, raft_get_committed(f));
     h_free(&C);
 }
@@ -999,6 +1042,7 @@ START_TEST(test_restart_recovers_state)
     C.applied[2] = hs.commit;
     ck_assert_int_eq(h_propose(&C, 1, "s"), 0);
     h_stabilize(&C);
+    h_tick(&C, 1, 1); /* the commit reaches followers with the leader's next tick */
     ck_assert_uint_eq(C.applied[2], C.applied[1]);
     /* a hard state older than the log's last term (crash between writes) is adopted */
     raft_entry e = {.term = 7, .index = 1};
@@ -1018,6 +1062,7 @@ static Suite *suite(void)
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, test_single_node_commits);
     tcase_add_test(tc, test_three_node_election_and_replication);
+    tcase_add_test(tc, test_commit_rides_on_next_append_or_tick);
     tcase_add_test(tc, test_election_timeout_elects_someone);
     tcase_add_test(tc, test_vote_refused_to_stale_log);
     tcase_add_test(tc, test_prevote_keeps_term_of_isolated_node);
