@@ -13,7 +13,10 @@
 
 typedef struct raft_node raft_node;
 
-/* The replicated state machine. Every callback runs on the node's apply thread, one at a time. */
+/* The replicated state machine. Callbacks run one at a time, in log order: on the node's apply
+ * thread, except that on the leader `apply` may run on the node thread that learned of the
+ * commit (a transport or the step thread) when the apply thread is idle. They must not wait
+ * for anything that waits for this node's Raft progress. */
 typedef struct raft_fsm_ops {
     /* Applies a committed entry (deterministically). May set *result to a heap object that is
      * handed to the proposer waiting in raft_node_propose (or freed with free_result when no
