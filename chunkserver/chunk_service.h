@@ -15,8 +15,12 @@
 
 /* A write stream is acknowledged once, by its final WriteResp, and only after the sync on
  * this replica and the final reply of every replica downstream: in both modes everything
- * acknowledged is durable on every replica. They differ only in what an unacknowledged
- * (interrupted) stream leaves on disk after a crash, which nobody may rely on. */
+ * acknowledged is durable on every replica. So that the replicas' work overlaps, a replica
+ * opens the downstream stream and forwards the first message before it creates or opens
+ * its own replica, and half-closes the downstream as soon as its own input ended, before its
+ * own sync (a refused or failed local write still ends the downstream stream normally: what
+ * an unacknowledged stream left behind is not relied on). They differ only in what an
+ * unacknowledged (interrupted) stream leaves on disk after a crash, which nobody may rely on. */
 enum chunk_sync_mode {
     /* fdatasync once when the stream ends, before the final reply (default). */
     CHUNK_SYNC_CLOSE = 0,

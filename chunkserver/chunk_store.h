@@ -129,7 +129,8 @@ int chunk_store_dir_usage(chunk_store *cs, size_t i, const char **path, uint64_t
                           uint64_t *used);
 size_t chunk_store_count(chunk_store *cs);
 
-/* Path of a replica's file (for tests and tools); 0, -ENOENT or -ENAMETOOLONG. */
+/* Path of a replica's file (for tests and tools): <id>.chk, or <id>.chk.tmp before its first
+ * sync; 0, -ENOENT or -ENAMETOOLONG. */
 int chunk_store_path(chunk_store *cs, uint64_t chunk_id, char *buf, size_t buflen);
 
 #endif
