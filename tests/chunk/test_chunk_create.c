@@ -19,7 +19,8 @@
 #include "chunkserver/chunk_store.h"
 #include "common/errors.h"
 
-static char g_root[512];
+static char g_base[512]; /* made by the parent before the tests fork; removed after all */
+static char g_root[768]; /* one test's root, inside g_base */
 static char g_dir[1024];
 
 static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
@@ -40,8 +41,7 @@ static chunk_store *open_store(void)
 
 static chunk_store *fresh_store(void)
 {
-    const char *t = getenv("TMPDIR");
-    snprintf(g_root, sizeof g_root, "%s/cfs_create_XXXXXX", t && *t ? t : "/tmp");
+    snprintf(g_root, sizeof g_root, "%s/t_XXXXXX", g_base);
     ck_assert_ptr_nonnull(mkdtemp(g_root));
     snprintf(g_dir, sizeof g_dir, "%s/d0", g_root);
     return open_store();
@@ -345,11 +345,28 @@ START_TEST(test_write_sessions)
 }
 END_TEST
 
+/* Unchecked fixture (runs in the parent): a failed test leaves nothing behind either. */
+static void make_base(void)
+{
+    const char *t = getenv("TMPDIR");
+    snprintf(g_base, sizeof g_base, "%s/cfs_create_XXXXXX", t && *t ? t : "/tmp");
+    if (!mkdtemp(g_base)) {
+        perror("mkdtemp");
+        exit(1);
+    }
+}
+
+static void remove_base(void)
+{
+    nftw(g_base, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 int main(void)
 {
     Suite *s = suite_create("chunk_create");
     TCase *tc = tcase_create("create");
     tcase_set_timeout(tc, 30);
+    tcase_add_unchecked_fixture(tc, make_base, remove_base);
     tcase_add_loop_test(tc, test_crash_after_each_step, 0, NSTEPS + 1);
     tcase_add_test(tc, test_synced_but_unrenamed_is_not_taken);
     tcase_add_test(tc, test_names_before_and_after_sync);
