@@ -15,7 +15,8 @@
  *   transport     one sender thread per peer (raft_transport.c); RPC handler threads step
  *                 received messages into the core.
  *   mu   protects the core, the address book and the cached leader state.
- *   wmu  protects waiters and the applied index (lock order: mu before wmu, never reversed).
+ *   wmu  protects waiters and the applied index (lock order: mu before wmu, never reversed);
+ *        each waiter is woken through its own condition, `wcond` is for users/destroy.
  *   amu  protects the apply queue.
  *   snap_mu serializes snapshot file writes (own snapshots vs. installed ones). */
 #include "raft/raft_node.h"
@@ -57,6 +58,10 @@ typedef struct waiter {
     bool done;
     int err;
     void *result;
+    /* Its own condition: waking every waiting caller for each applied entry cost a
+     * thundering herd per entry with many proposers (2 cores). Set up by waiter_add,
+     * destroyed by waiter_wait, which always follows. */
+    pthread_cond_t cond;
     struct waiter *prev, *next;
 } waiter;
 
@@ -215,6 +220,7 @@ static const char *book_get(raft_node *n, uint64_t id)
 
 static void waiter_add(raft_node *n, waiter *w)
 {
+    cond_init_mono(&w->cond);
     w->prev = NULL;
     w->next = n->waiters;
     if (n->waiters) n->waiters->prev = w;
@@ -236,6 +242,17 @@ static void waiter_finish(raft_node *n, waiter *w, int err)
     waiter_remove(n, w);
     w->done = true;
     w->err = err;
+    pthread_cond_signal(&w->cond);
+}
+
+/* Completes the read waiters whose read index is applied (wmu held). */
+static void finish_applied_reads(raft_node *n)
+{
+    for (waiter *w = n->waiters, *next; w; w = next) {
+        next = w->next;
+        if (w->is_read && w->read_ready && n->applied_index >= w->read_index)
+            waiter_finish(n, w, 0);
+    }
 }
 
 static void fail_all_waiters(raft_node *n, int err)
@@ -264,9 +281,9 @@ static void leave(raft_node *n)
     pthread_mutex_unlock(&n->wmu);
 }
 
-/* Waits (wmu held on entry and exit) until w is done, or for a read until its index is
- * applied. Returns w's error, or -ETIMEDOUT (w removed). */
-static int waiter_wait(raft_node *n, waiter *w, int64_t deadline)
+/* Waits (wmu held on entry and exit) until w (added with waiter_add) is done, or for a read
+ * until its index is applied. Returns w's error, or -ETIMEDOUT (w removed). */
+static int waiter_wait_cond(raft_node *n, waiter *w, int64_t deadline)
 {
     struct timespec ts = abs_ms(deadline);
     for (;;) {
@@ -275,7 +292,7 @@ static int waiter_wait(raft_node *n, waiter *w, int64_t deadline)
             waiter_finish(n, w, 0);
             return 0;
         }
-        if (pthread_cond_timedwait(&n->wcond, &n->wmu, &ts) == ETIMEDOUT && !w->done) {
+        if (pthread_cond_timedwait(&w->cond, &n->wmu, &ts) == ETIMEDOUT && !w->done) {
             if (w->is_read && w->read_ready && n->applied_index >= w->read_index) {
                 waiter_finish(n, w, 0);
                 return 0;
@@ -284,6 +301,13 @@ static int waiter_wait(raft_node *n, waiter *w, int64_t deadline)
             return -ETIMEDOUT;
         }
     }
+}
+
+static int waiter_wait(raft_node *n, waiter *w, int64_t deadline)
+{
+    int rc = waiter_wait_cond(n, w, deadline);
+    pthread_cond_destroy(&w->cond); /* w is off the list: nobody signals it any more */
+    return rc;
 }
 
 static void kick_locked(raft_node *n)
@@ -479,7 +503,7 @@ static void apply_snapshot(raft_node *n, raft_snapshot *s)
         next = w->next;
         if (!w->is_read && w->index <= s->meta.index) waiter_finish(n, w, -CFS_ENOTLEADER);
     }
-    pthread_cond_broadcast(&n->wcond);
+    finish_applied_reads(n);
     pthread_mutex_unlock(&n->wmu);
     LOG_INFO("raft: installed snapshot at index %" PRIu64 " term %" PRIu64, s->meta.index,
              s->meta.term);
@@ -524,7 +548,11 @@ static void apply_entries(raft_node *n, const raft_entry *ents, size_t count)
         }
         for (waiter *w = n->waiters, *next; w; w = next) {
             next = w->next;
-            if (w->is_read || w->index != e->index) continue;
+            if (w->is_read) {
+                if (w->read_ready && n->applied_index >= w->read_index) waiter_finish(n, w, 0);
+                continue;
+            }
+            if (w->index != e->index) continue;
             if (err == 0 && w->term == e->term) {
                 w->result = result;
                 result = NULL;
@@ -536,7 +564,6 @@ static void apply_entries(raft_node *n, const raft_entry *ents, size_t count)
         }
         if (traced)
             raft_trace_mark_range(&n->trace, RAFT_MARK_APPLIED, e->index, e->index, cfs_mono_ns());
-        pthread_cond_broadcast(&n->wcond);
         pthread_mutex_unlock(&n->wmu);
         if (result && n->ops.free_result) n->ops.free_result(n->fsm, result);
     }
@@ -746,7 +773,7 @@ static void process_ready(raft_node *n, raft_ready *rd)
                 break;
             }
         }
-        pthread_cond_broadcast(&n->wcond);
+        finish_applied_reads(n);
         pthread_mutex_unlock(&n->wmu);
     }
 
