@@ -289,7 +289,7 @@ void dir_cache_free(dir_cache *c)
 }
 
 dc_result dir_cache_lookup(dir_cache *c, uint64_t dir, const char *name, uint64_t now,
-                           cfs_attr *out)
+                           cfs_attr *out, uint64_t *left_ns)
 {
     dc_result r = DC_MISS;
     pthread_mutex_lock(&c->lock);
@@ -304,6 +304,9 @@ dc_result dir_cache_lookup(dir_cache *c, uint64_t dir, const char *name, uint64_
             if (n && attr_valid(c, n) && now - n->attr_at < ttl) {
                 *out = n->attr;
                 r = DC_HIT;
+                uint64_t list_left = c->entry_ttl - (now - d->listed_at);
+                uint64_t attr_left = c->attr_ttl - (now - n->attr_at);
+                if (left_ns) *left_ns = list_left < attr_left ? list_left : attr_left;
             }
         }
     }
@@ -332,7 +335,7 @@ bool dir_cache_note_miss(dir_cache *c, uint64_t dir, uint64_t now)
     return fetch;
 }
 
-bool dir_cache_getattr(dir_cache *c, uint64_t ino, uint64_t now, cfs_attr *out)
+bool dir_cache_getattr(dir_cache *c, uint64_t ino, uint64_t now, cfs_attr *out, uint64_t *left_ns)
 {
     bool ok = false;
     pthread_mutex_lock(&c->lock);
@@ -340,6 +343,7 @@ bool dir_cache_getattr(dir_cache *c, uint64_t ino, uint64_t now, cfs_attr *out)
     if (n && attr_valid(c, n) && S_ISDIR(n->attr.mode) && now - n->attr_at < c->attr_ttl) {
         *out = n->attr;
         ok = true;
+        if (left_ns) *left_ns = c->attr_ttl - (now - n->attr_at);
     }
     pthread_mutex_unlock(&c->lock);
     return ok;

@@ -28,20 +28,23 @@ typedef enum dc_result {
 } dc_result;
 
 /* max_entries: listings longer than this are not cached (and the total of cached names is
- * bounded by 8 times it, the inodes with attributes by 9 times it: above that, everything is dropped). Returns NULL without memory. */
+ * bounded by 8 times it, the inodes with attributes by 9 times it: above that, everything is
+ * dropped). Returns NULL without memory. */
 dir_cache *dir_cache_new(uint64_t entry_ttl_ns, uint64_t attr_ttl_ns, size_t max_entries);
 void dir_cache_free(dir_cache *c);
 
-/* Looks `name` up in the cached listing of `dir`. */
+/* Looks `name` up in the cached listing of `dir`. On DC_HIT, *left_ns (may be NULL) says how
+ * much longer the answer is as fresh as the cache promises (the listing's and the
+ * attributes' remaining time, whichever ends first): what the kernel may cache it for. */
 dc_result dir_cache_lookup(dir_cache *c, uint64_t dir, const char *name, uint64_t now,
-                           cfs_attr *out);
+                           cfs_attr *out, uint64_t *left_ns);
 /* A lookup in `dir` had to go to the server. Returns true when the whole listing should be
  * fetched now: the second miss within entry_ttl, and no fetch of it failed or was too large
  * within entry_ttl. */
 bool dir_cache_note_miss(dir_cache *c, uint64_t dir, uint64_t now);
 /* The attributes of directory `ino` if they were learnt less than attr_ttl ago and nothing
  * changed them through this mount since. */
-bool dir_cache_getattr(dir_cache *c, uint64_t ino, uint64_t now, cfs_attr *out);
+bool dir_cache_getattr(dir_cache *c, uint64_t ino, uint64_t now, cfs_attr *out, uint64_t *left_ns);
 
 /* Fetching a listing: take a token before the first page is asked for, then either install
  * the complete listing (entries without attributes are remembered by name only) or report

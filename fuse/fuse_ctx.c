@@ -1,6 +1,7 @@
 #include "fuse/fuse_ctx.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdbool.h>
 #include <string.h>
 
@@ -59,9 +60,16 @@ void fill_entry(const cfsm *m, const cfs_attr *a, struct fuse_entry_param *e)
 
 void reply_entry(fuse_req_t req, const cfs_attr *a, uint64_t parent)
 {
+    reply_entry_within(req, a, parent, HUGE_VAL);
+}
+
+void reply_entry_within(fuse_req_t req, const cfs_attr *a, uint64_t parent, double max_s)
+{
     cfsm *m = req_mount(req);
     struct fuse_entry_param e;
     fill_entry(m, a, &e);
+    if (e.entry_timeout > max_s) e.entry_timeout = max_s;
+    if (e.attr_timeout > max_s) e.attr_timeout = max_s;
     int rc = inode_table_add_ref(m->inodes, a, parent);
     if (rc < 0) {
         reply_err(req, rc);
@@ -73,11 +81,16 @@ void reply_entry(fuse_req_t req, const cfs_attr *a, uint64_t parent)
 
 void reply_attr(fuse_req_t req, const cfs_attr *a)
 {
+    reply_attr_within(req, a, HUGE_VAL);
+}
+
+void reply_attr_within(fuse_req_t req, const cfs_attr *a, double max_s)
+{
     cfsm *m = req_mount(req);
     struct stat st;
     cfs_attr_to_stat(a, &st);
     inode_table_update(m->inodes, a);
-    fuse_reply_attr(req, &st, m->opts.attr_timeout);
+    fuse_reply_attr(req, &st, m->opts.attr_timeout < max_s ? m->opts.attr_timeout : max_s);
 }
 
 int fuse_check_name(const char *name)

@@ -39,8 +39,12 @@ int posix_errno(int err);
 void fill_entry(const cfsm *m, const cfs_attr *a, struct fuse_entry_param *e);
 /* Replies with a new entry and records it in the inode table (lookup count +1). */
 void reply_entry(fuse_req_t req, const cfs_attr *a, uint64_t parent);
+/* The same, cached by the kernel for at most max_s seconds (an answer from the mount's own
+ * cache, which is already that old). */
+void reply_entry_within(fuse_req_t req, const cfs_attr *a, uint64_t parent, double max_s);
 /* Replies with attributes and records the data version. */
 void reply_attr(fuse_req_t req, const cfs_attr *a);
+void reply_attr_within(fuse_req_t req, const cfs_attr *a, double max_s);
 
 /* A name the kernel passed us that libchunkfs must never see: empty, too long, with '/'. */
 int fuse_check_name(const char *name);

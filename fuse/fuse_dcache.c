@@ -1,6 +1,7 @@
 #include "fuse/fuse_dcache.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -63,29 +64,40 @@ static void fetch_listing(cfsm *m, uint64_t dir, const cfs_cred *cred)
 
 /* A regular file open in this mount is not answered from the cache: its handles may hold
  * writes the listing does not show. */
-static dc_result cached(cfsm *m, uint64_t parent, const char *name, cfs_attr *out)
+static dc_result cached(cfsm *m, uint64_t parent, const char *name, cfs_attr *out, double *fresh_s)
 {
-    dc_result r = dir_cache_lookup(m->dcache, parent, name, now_ns(), out);
+    uint64_t left = 0;
+    dc_result r = dir_cache_lookup(m->dcache, parent, name, now_ns(), out, &left);
+    *fresh_s = (double)left / 1e9;
     if (r == DC_HIT && S_ISREG(out->mode) && open_files_is_open(m->files, out->ino)) r = DC_MISS;
     return r;
 }
 
-int fdc_lookup(cfsm *m, uint64_t parent, const char *name, const cfs_cred *cred, cfs_attr *out)
+int fdc_lookup(cfsm *m, uint64_t parent, const char *name, const cfs_cred *cred, cfs_attr *out,
+               double *fresh_s)
 {
+    *fresh_s = HUGE_VAL; /* a server answer: the mount's timeouts apply */
     if (!m->dcache) return cfs_lookup(m->fs, parent, name, cred, out);
-    dc_result r = cached(m, parent, name, out);
+    double left;
+    dc_result r = cached(m, parent, name, out, &left);
     if (r == DC_MISS && dir_cache_note_miss(m->dcache, parent, now_ns())) {
         fetch_listing(m, parent, cred);
-        r = cached(m, parent, name, out);
+        r = cached(m, parent, name, out, &left);
     }
-    if (r == DC_HIT) return 0;
+    if (r == DC_HIT) {
+        *fresh_s = left;
+        return 0;
+    }
     if (r == DC_ABSENT) return -ENOENT;
     return cfs_lookup(m->fs, parent, name, cred, out);
 }
 
-bool fdc_getattr(cfsm *m, uint64_t ino, cfs_attr *out)
+bool fdc_getattr(cfsm *m, uint64_t ino, cfs_attr *out, double *fresh_s)
 {
-    return m->dcache && dir_cache_getattr(m->dcache, ino, now_ns(), out);
+    uint64_t left = 0;
+    if (!m->dcache || !dir_cache_getattr(m->dcache, ino, now_ns(), out, &left)) return false;
+    *fresh_s = (double)left / 1e9;
+    return true;
 }
 
 void fdc_listing_begin(cfsm *m, uint64_t *token, uint64_t *at)

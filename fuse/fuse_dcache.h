@@ -13,10 +13,13 @@
 #define FDC_MAX_ENTRIES 16384
 
 /* Lookup of a plain name (not "." or ".."): from the cache, else from the server; the second
- * miss in a directory within entry_timeout fetches its whole listing first. */
-int fdc_lookup(cfsm *m, uint64_t parent, const char *name, const cfs_cred *cred, cfs_attr *out);
-/* Attributes of a directory, if the cache has them fresh. */
-bool fdc_getattr(cfsm *m, uint64_t ino, cfs_attr *out);
+ * miss in a directory within entry_timeout fetches its whole listing first. *fresh_s gets how
+ * long the kernel may cache the answer at most (HUGE_VAL for a server answer: the mount's
+ * timeouts; what is left of the cache's for a cached one). */
+int fdc_lookup(cfsm *m, uint64_t parent, const char *name, const cfs_cred *cred, cfs_attr *out,
+               double *fresh_s);
+/* Attributes of a directory, if the cache has them fresh (*fresh_s: for how much longer). */
+bool fdc_getattr(cfsm *m, uint64_t ino, cfs_attr *out, double *fresh_s);
 
 /* A readdir handle read a directory from its first page to the end: its listing goes into
  * the cache if nothing changed meanwhile. *token and *at are taken before the first page. */

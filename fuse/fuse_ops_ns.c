@@ -1,6 +1,7 @@
 /* FUSE namespace operations: names, attributes, directories, statfs, access. */
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,7 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
     cfs_attr a;
     int rc;
     uint64_t entry_parent = parent;
+    double fresh_s = HUGE_VAL;
     if (strcmp(name, ".") == 0) {
         rc = cfs_getattr(m->fs, parent, &cred, &a);
         entry_parent = inode_table_parent(m->inodes, parent);
@@ -30,13 +32,13 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
         entry_parent = pp ? inode_table_parent(m->inodes, pp) : 0;
     } else {
         rc = fuse_check_name(name);
-        if (rc == 0) rc = fdc_lookup(m, parent, name, &cred, &a);
+        if (rc == 0) rc = fdc_lookup(m, parent, name, &cred, &a, &fresh_s);
     }
     if (rc < 0) {
         reply_err(req, rc);
         return;
     }
-    reply_entry(req, &a, entry_parent);
+    reply_entry_within(req, &a, entry_parent, fresh_s);
 }
 
 static void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
@@ -58,9 +60,10 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
     cfsm *m = req_mount(req);
     cfs_attr a;
     int rc;
+    double fresh_s = HUGE_VAL;
     if (fi && fi->fh) {
         rc = ofile_getattr((open_ref *)(uintptr_t)fi->fh, &a);
-    } else if (fdc_getattr(m, ino, &a)) {
+    } else if (fdc_getattr(m, ino, &a, &fresh_s)) {
         rc = 0;
     } else {
         cfs_cred cred;
@@ -70,7 +73,7 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
     if (rc < 0)
         reply_err(req, rc);
     else
-        reply_attr(req, &a);
+        reply_attr_within(req, &a, fresh_s);
 }
 
 static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,

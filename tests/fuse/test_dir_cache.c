@@ -53,16 +53,22 @@ START_TEST(lookup_hits_negatives_and_expiry)
 {
     dir_cache *c = with_listing();
     cfs_attr a;
-    ck_assert_int_eq(dir_cache_lookup(c, 1, "a", T0 + 1, &a), DC_HIT);
+    ck_assert_int_eq(dir_cache_lookup(c, 1, "a", T0 + 1, &a, NULL), DC_HIT);
     ck_assert_uint_eq(a.ino, 10);
     ck_assert_uint_eq(a.size, 100);
-    ck_assert_int_eq(dir_cache_lookup(c, 1, "nothere", T0 + 1, &a), DC_ABSENT);
+    ck_assert_int_eq(dir_cache_lookup(c, 1, "nothere", T0 + 1, &a, NULL), DC_ABSENT);
+    /* The answer is as fresh as the listing: the kernel may keep it for what is left. */
+    uint64_t left = 0;
+    ck_assert_int_eq(dir_cache_lookup(c, 1, "b", T0 + SEC / 4, &a, &left), DC_HIT);
+    ck_assert_uint_eq(left, SEC - SEC / 4);
+    ck_assert(dir_cache_getattr(c, 12, T0 + SEC / 2, &a, &left));
+    ck_assert_uint_eq(left, SEC / 2);
     /* Another directory is not known. */
-    ck_assert_int_eq(dir_cache_lookup(c, 2, "a", T0 + 1, &a), DC_MISS);
+    ck_assert_int_eq(dir_cache_lookup(c, 2, "a", T0 + 1, &a, NULL), DC_MISS);
     /* Just before entry_ttl still answers; at entry_ttl the listing is gone. */
-    ck_assert_int_eq(dir_cache_lookup(c, 1, "nothere", T0 + SEC - 1, &a), DC_ABSENT);
-    ck_assert_int_eq(dir_cache_lookup(c, 1, "nothere", T0 + SEC, &a), DC_MISS);
-    ck_assert_int_eq(dir_cache_lookup(c, 1, "a", T0 + SEC, &a), DC_MISS);
+    ck_assert_int_eq(dir_cache_lookup(c, 1, "nothere", T0 + SEC - 1, &a, NULL), DC_ABSENT);
+    ck_assert_int_eq(dir_cache_lookup(c, 1, "nothere", T0 + SEC, &a, NULL), DC_MISS);
+    ck_assert_int_eq(dir_cache_lookup(c, 1, "a", T0 + SEC, &a, NULL), DC_MISS);
     ck_assert_uint_eq(dir_cache_names(c), 0);
     dir_cache_free(c);
 }
@@ -98,23 +104,23 @@ START_TEST(changes_keep_listing_exact)
     dir_cache_set_entry(c, t, 1, "new", &n, T0 + 1);
     dir_cache_set_attr(c, t, &p, T0 + 1);
     dir_cache_end(c, t);
-    ck_assert_int_eq(dir_cache_lookup(c, 1, "new", T0 + 2, &a), DC_HIT);
+    ck_assert_int_eq(dir_cache_lookup(c, 1, "new", T0 + 2, &a, NULL), DC_HIT);
     ck_assert_uint_eq(a.ino, 20);
-    ck_assert(dir_cache_getattr(c, 1, T0 + 2, &a));
+    ck_assert(dir_cache_getattr(c, 1, T0 + 2, &a, NULL));
     ck_assert_uint_eq(a.nlink, 4);
     /* unlink */
     t = dir_cache_begin(c);
     dir_cache_remove_entry(c, 1, "a");
     dir_cache_end(c, t);
-    ck_assert_int_eq(dir_cache_lookup(c, 1, "a", T0 + 3, &a), DC_ABSENT);
+    ck_assert_int_eq(dir_cache_lookup(c, 1, "a", T0 + 3, &a, NULL), DC_ABSENT);
     /* rename within the directory over an existing name */
     t = dir_cache_begin(c);
     dir_cache_rename(c, 1, "new", 1, "b", false);
     dir_cache_end(c, t);
-    ck_assert_int_eq(dir_cache_lookup(c, 1, "new", T0 + 4, &a), DC_ABSENT);
+    ck_assert_int_eq(dir_cache_lookup(c, 1, "new", T0 + 4, &a, NULL), DC_ABSENT);
     ck_assert_uint_eq(dir_cache_entry_ino(c, 1, "b"), 20);
     /* the moved inode's attributes (ctime) are not known any more */
-    ck_assert_int_eq(dir_cache_lookup(c, 1, "b", T0 + 4, &a), DC_MISS);
+    ck_assert_int_eq(dir_cache_lookup(c, 1, "b", T0 + 4, &a, NULL), DC_MISS);
     ck_assert_uint_eq(dir_cache_names(c), 2);
     dir_cache_free(c);
 }
@@ -133,29 +139,29 @@ START_TEST(rename_exchange_and_across)
     dir_cache_end(c, t);
     ck_assert_uint_eq(dir_cache_entry_ino(c, 1, "a"), 30);
     ck_assert_uint_eq(dir_cache_entry_ino(c, 12, "x"), 10);
-    ck_assert_int_eq(dir_cache_lookup(c, 1, "a", T0 + 1, &a), DC_MISS);
+    ck_assert_int_eq(dir_cache_lookup(c, 1, "a", T0 + 1, &a, NULL), DC_MISS);
     /* b untouched keeps its attributes */
-    ck_assert_int_eq(dir_cache_lookup(c, 1, "b", T0 + 1, &a), DC_HIT);
+    ck_assert_int_eq(dir_cache_lookup(c, 1, "b", T0 + 1, &a, NULL), DC_HIT);
     /* move across directories */
     t = dir_cache_begin(c);
     dir_cache_rename(c, 1, "b", 12, "y", false);
     dir_cache_end(c, t);
-    ck_assert_int_eq(dir_cache_lookup(c, 1, "b", T0 + 1, &a), DC_ABSENT);
+    ck_assert_int_eq(dir_cache_lookup(c, 1, "b", T0 + 1, &a, NULL), DC_ABSENT);
     ck_assert_uint_eq(dir_cache_entry_ino(c, 12, "y"), 11);
     /* from a directory whose listing is not cached: the destination cannot know the inode,
      * its listing goes, and all attributes are forgotten */
     t = dir_cache_begin(c);
     dir_cache_rename(c, 99, "z", 12, "w", false);
     dir_cache_end(c, t);
-    ck_assert_int_eq(dir_cache_lookup(c, 12, "w", T0 + 1, &a), DC_MISS);
-    ck_assert_int_eq(dir_cache_lookup(c, 12, "anything", T0 + 1, &a), DC_MISS);
-    ck_assert_int_eq(dir_cache_lookup(c, 1, "sub", T0 + 1, &a), DC_MISS);
+    ck_assert_int_eq(dir_cache_lookup(c, 12, "w", T0 + 1, &a, NULL), DC_MISS);
+    ck_assert_int_eq(dir_cache_lookup(c, 12, "anything", T0 + 1, &a, NULL), DC_MISS);
+    ck_assert_int_eq(dir_cache_lookup(c, 1, "sub", T0 + 1, &a, NULL), DC_MISS);
     ck_assert_uint_eq(dir_cache_entry_ino(c, 1, "sub"), 12);
     /* exchange where one side is not cached drops the cached side */
     t = dir_cache_begin(c);
     dir_cache_rename(c, 1, "sub", 98, "q", true);
     dir_cache_end(c, t);
-    ck_assert_int_eq(dir_cache_lookup(c, 1, "zzz", T0 + 1, &a), DC_MISS);
+    ck_assert_int_eq(dir_cache_lookup(c, 1, "zzz", T0 + 1, &a, NULL), DC_MISS);
     dir_cache_free(c);
 }
 END_TEST
@@ -165,7 +171,7 @@ START_TEST(attributes_forgotten_and_hard_links)
     dir_cache *c = with_listing();
     cfs_attr a;
     dir_cache_forget_attr(c, 10); /* e.g. a write */
-    ck_assert_int_eq(dir_cache_lookup(c, 1, "a", T0 + 1, &a), DC_MISS);
+    ck_assert_int_eq(dir_cache_lookup(c, 1, "a", T0 + 1, &a, NULL), DC_MISS);
     /* a missing attribute does not ask for the listing again */
     ck_assert(!dir_cache_note_miss(c, 1, T0 + 1));
     ck_assert(!dir_cache_note_miss(c, 1, T0 + 2));
@@ -176,14 +182,14 @@ START_TEST(attributes_forgotten_and_hard_links)
     dir_cache_set_entry(c, t, 1, "b2", &l, T0 + 1);
     dir_cache_end(c, t);
     ck_assert_uint_eq(dir_cache_entry_ino(c, 1, "b2"), 11);
-    ck_assert_int_eq(dir_cache_lookup(c, 1, "b2", T0 + 1, &a), DC_MISS);
-    ck_assert_int_eq(dir_cache_lookup(c, 1, "b", T0 + 1, &a), DC_MISS);
+    ck_assert_int_eq(dir_cache_lookup(c, 1, "b2", T0 + 1, &a, NULL), DC_MISS);
+    ck_assert_int_eq(dir_cache_lookup(c, 1, "b", T0 + 1, &a, NULL), DC_MISS);
     /* getattr answers for directories only, within attr_ttl */
-    ck_assert(dir_cache_getattr(c, 12, T0 + 1, &a));
-    ck_assert(!dir_cache_getattr(c, 12, T0 + SEC, &a));
-    ck_assert(!dir_cache_getattr(c, 11, T0 + 1, &a));
+    ck_assert(dir_cache_getattr(c, 12, T0 + 1, &a, NULL));
+    ck_assert(!dir_cache_getattr(c, 12, T0 + SEC, &a, NULL));
+    ck_assert(!dir_cache_getattr(c, 11, T0 + 1, &a, NULL));
     dir_cache_clear(c);
-    ck_assert_int_eq(dir_cache_lookup(c, 1, "x", T0 + 1, &a), DC_MISS);
+    ck_assert_int_eq(dir_cache_lookup(c, 1, "x", T0 + 1, &a, NULL), DC_MISS);
     ck_assert_uint_eq(dir_cache_names(c), 0);
     dir_cache_free(c);
 }
@@ -204,7 +210,7 @@ START_TEST(races_keep_stale_data_out)
     ch = dir_cache_begin(c);
     dir_cache_end(c, ch);
     ck_assert_int_eq(dir_cache_fetch_install(c, t, 1, e, 1, T0), -EAGAIN);
-    ck_assert_int_eq(dir_cache_lookup(c, 1, "b", T0, &a), DC_MISS);
+    ck_assert_int_eq(dir_cache_lookup(c, 1, "b", T0, &a, NULL), DC_MISS);
     /* Two overlapping changes: neither keeps the parent attributes it was told. */
     cfs_attr p1 = mk(1, S_IFDIR, 0, 3), p2 = mk(1, S_IFDIR, 0, 4);
     uint64_t c1 = dir_cache_begin(c), c2 = dir_cache_begin(c);
@@ -212,19 +218,19 @@ START_TEST(races_keep_stale_data_out)
     dir_cache_end(c, c2);
     dir_cache_set_attr(c, c1, &p1, T0);
     dir_cache_end(c, c1);
-    ck_assert(!dir_cache_getattr(c, 1, T0, &a));
+    ck_assert(!dir_cache_getattr(c, 1, T0, &a, NULL));
     /* Attributes of another inode forgotten meanwhile (a release) do not matter; of the same
      * inode (a chmod of it) they do. */
     c1 = dir_cache_begin(c);
     dir_cache_forget_attr(c, 77);
     dir_cache_set_attr(c, c1, &p2, T0);
     dir_cache_end(c, c1);
-    ck_assert(dir_cache_getattr(c, 1, T0, &a));
+    ck_assert(dir_cache_getattr(c, 1, T0, &a, NULL));
     c1 = dir_cache_begin(c);
     dir_cache_forget_attr(c, 1);
     dir_cache_set_attr(c, c1, &p2, T0);
     dir_cache_end(c, c1);
-    ck_assert(!dir_cache_getattr(c, 1, T0, &a));
+    ck_assert(!dir_cache_getattr(c, 1, T0, &a, NULL));
     /* A forget during a fetch keeps the fetch out. */
     t = dir_cache_fetch_begin(c);
     dir_cache_forget_attr(c, 10);
@@ -233,7 +239,7 @@ START_TEST(races_keep_stale_data_out)
     c1 = dir_cache_begin(c);
     dir_cache_set_attr(c, c1, &p2, T0);
     dir_cache_end(c, c1);
-    ck_assert(dir_cache_getattr(c, 1, T0, &a));
+    ck_assert(dir_cache_getattr(c, 1, T0, &a, NULL));
     ck_assert_uint_eq(a.nlink, 4);
     dir_cache_free(c);
 }
@@ -261,8 +267,8 @@ START_TEST(size_caps)
         ck_assert_uint_le(dir_cache_names(c), 80);
     }
     cfs_attr a;
-    ck_assert_int_eq(dir_cache_lookup(c, 10, "f3", T0, &a), DC_HIT);
-    ck_assert_int_eq(dir_cache_lookup(c, 2, "f3", T0, &a), DC_MISS);
+    ck_assert_int_eq(dir_cache_lookup(c, 10, "f3", T0, &a, NULL), DC_HIT);
+    ck_assert_int_eq(dir_cache_lookup(c, 2, "f3", T0, &a, NULL), DC_MISS);
     dir_cache_free(c);
 }
 END_TEST
@@ -315,7 +321,7 @@ START_TEST(random_against_model)
             snprintf(name, sizeof name, "n%d", k);
             ck_assert_uint_eq(dir_cache_entry_ino(c, d + 1, name), model[d][k]);
             cfs_attr a;
-            dc_result r = dir_cache_lookup(c, d + 1, name, T0, &a);
+            dc_result r = dir_cache_lookup(c, d + 1, name, T0, &a, NULL);
             if (model[d][k]) {
                 live++;
                 ck_assert_int_ne(r, DC_ABSENT);
