@@ -257,40 +257,6 @@ static void sync_progress(raft *r)
     }
 }
 
-static void apply_conf_change(raft *r, const raft_conf_change *cc)
-{
-    raft_conf *c = &r->conf;
-    int i = raft_conf_find(c, cc->id);
-    switch (cc->type) {
-    case RAFT_CC_ADD_VOTER:
-        if (i >= 0) {
-            c->members[i].learner = false;
-            if (cc->addr[0]) memcpy(c->members[i].addr, cc->addr, sizeof(cc->addr));
-        } else if (c->n < RAFT_MAX_MEMBERS) {
-            memset(&c->members[c->n], 0, sizeof(raft_member));
-            c->members[c->n].id = cc->id;
-            memcpy(c->members[c->n].addr, cc->addr, sizeof(cc->addr));
-            c->n++;
-        }
-        break;
-    case RAFT_CC_ADD_LEARNER:
-        if (i < 0 && c->n < RAFT_MAX_MEMBERS) {
-            memset(&c->members[c->n], 0, sizeof(raft_member));
-            c->members[c->n].id = cc->id;
-            c->members[c->n].learner = true;
-            memcpy(c->members[c->n].addr, cc->addr, sizeof(cc->addr));
-            c->n++;
-        }
-        break;
-    case RAFT_CC_REMOVE:
-        if (i >= 0) {
-            c->members[i] = c->members[c->n - 1];
-            c->n--;
-        }
-        break;
-    }
-}
-
 static void become_follower(raft *r, uint64_t term, uint64_t lead);
 static void bcast_append(raft *r);
 static void start_pending_reads(raft *r);
@@ -311,10 +277,8 @@ static void commit_to(raft *r, uint64_t idx)
     for (uint64_t i = r->log.committed + 1; i <= idx; i++) {
         const raft_entry *e = raft_log_entry(&r->log, i);
         if (e->type != RAFT_ENTRY_CONF_CHANGE) continue;
-        raft_conf_change cc;
         /* A malformed entry is skipped identically on every node (validated at proposal). */
-        if (raft_conf_change_decode(e->data, e->len, &cc) < 0) continue;
-        apply_conf_change(r, &cc);
+        if (raft_conf_entry_apply(&r->conf, e->data, e->len) < 0) continue;
         r->hist[r->n_hist].index = i;
         r->hist[r->n_hist].conf = r->conf;
         r->n_hist++;
@@ -1553,27 +1517,18 @@ int raft_create(const raft_config *cfg, const raft_init *init, raft **out)
     r->prev_hs = hs;
     if (snap == NULL && init->n_entries == 0 && hs.term == 0 && init->bootstrap != NULL &&
         init->bootstrap->n > 0) {
-        /* Founding members: the initial membership becomes log entries 1..n at term 1. */
-        const raft_conf *b = init->bootstrap;
-        if (b->n > RAFT_MAX_MEMBERS) goto inval;
-        for (int i = 0; i < b->n; i++) {
-            raft_conf_change cc = {.type = b->members[i].learner ? RAFT_CC_ADD_LEARNER
-                                                                 : RAFT_CC_ADD_VOTER,
-                                   .id = b->members[i].id};
-            memcpy(cc.addr, b->members[i].addr, sizeof(cc.addr));
-            cc.addr[RAFT_ADDR_MAX - 1] = 0;
-            uint8_t buf[RAFT_CC_MAX_BYTES];
-            int n = raft_conf_change_encode(&cc, buf, sizeof(buf));
-            if (n < 0 || cc.id == 0) goto inval;
-            raft_entry e = {.term = 1,
-                            .index = (uint64_t)i + 1,
-                            .type = RAFT_ENTRY_CONF_CHANGE,
-                            .data = buf,
-                            .len = (size_t)n};
-            if (raft_log_append(&r->log, &e, 1) < 0) goto oom;
-        }
+        /* Founding members: ONE entry holding the whole initial membership (index 1, term
+         * 1). With one entry per founder, a node holding only a prefix of them (a torn WAL
+         * tail, a restart before the first persist) derived a smaller group and could elect
+         * itself alone. */
+        uint8_t buf[RAFT_CC_SET_MAX_BYTES];
+        int n = raft_conf_set_encode(init->bootstrap, buf, sizeof(buf));
+        if (n < 0) goto inval;
+        raft_entry e = {
+            .term = 1, .index = 1, .type = RAFT_ENTRY_CONF_CHANGE, .data = buf, .len = (size_t)n};
+        if (raft_log_append(&r->log, &e, 1) < 0) goto oom;
         hs.term = 1;
-        hs.commit = (uint64_t)b->n;
+        hs.commit = 1;
     }
     r->term = hs.term;
     r->vote = hs.vote;

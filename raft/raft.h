@@ -39,7 +39,7 @@ typedef struct raft raft;
 
 typedef enum raft_entry_type {
     RAFT_ENTRY_NORMAL = 0,      /* state machine command */
-    RAFT_ENTRY_CONF_CHANGE = 1, /* data = raft_conf_change_encode() */
+    RAFT_ENTRY_CONF_CHANGE = 1, /* data = raft_conf_change_encode() or raft_conf_set_encode() */
     RAFT_ENTRY_NOOP = 2,        /* empty entry a new leader appends to commit its term */
 } raft_entry_type;
 
@@ -109,6 +109,10 @@ typedef enum raft_conf_change_type {
     RAFT_CC_ADD_VOTER = 1,   /* adds a voter, or promotes an existing learner */
     RAFT_CC_ADD_LEARNER = 2, /* adds a learner (a new server catches up as one first) */
     RAFT_CC_REMOVE = 3,      /* removes a voter or learner */
+    /* Replaces the whole membership. Only the founding entry (index 1) is written this way
+     * (raft_conf_set_encode), never proposed: one entry, so that no prefix of a new log can
+     * describe a partial founding membership. */
+    RAFT_CC_SET = 4,
 } raft_conf_change_type;
 
 typedef struct raft_conf_change {
@@ -122,10 +126,21 @@ typedef struct raft_conf_change {
  * always enough). Decode returns 0, or -EINVAL on malformed input (then *out is undefined). */
 #define RAFT_CONF_MAX_BYTES (8 + RAFT_MAX_MEMBERS * (8 + 1 + 2 + RAFT_ADDR_MAX))
 #define RAFT_CC_MAX_BYTES (8 + 4 + 8 + 2 + RAFT_ADDR_MAX)
+#define RAFT_CC_SET_MAX_BYTES (8 + RAFT_CONF_MAX_BYTES)
 int raft_conf_encode(const raft_conf *c, uint8_t *buf, size_t cap);
 int raft_conf_decode(const uint8_t *buf, size_t len, raft_conf *out);
+/* One change (ADD_VOTER, ADD_LEARNER, REMOVE); decode refuses RAFT_CC_SET data. */
 int raft_conf_change_encode(const raft_conf_change *cc, uint8_t *buf, size_t cap);
 int raft_conf_change_decode(const uint8_t *buf, size_t len, raft_conf_change *out);
+/* A whole membership as CONF_CHANGE entry data (RAFT_CC_SET). -EINVAL unless c has 1 to
+ * RAFT_MAX_MEMBERS members with distinct nonzero ids, at least one of them a voter. */
+int raft_conf_set_encode(const raft_conf *c, uint8_t *buf, size_t cap);
+/* Applies CONF_CHANGE entry data (either encoding) to *c; the one rule every node uses, so
+ * that all derive the same membership from the same log. Adding an existing voter updates
+ * its address, adding a voter promotes a learner, adding an existing member as a learner
+ * and removing an unknown id change nothing, an add beyond RAFT_MAX_MEMBERS is dropped.
+ * Returns 0, or -EINVAL for malformed data (then *c is unchanged). */
+int raft_conf_entry_apply(raft_conf *c, const uint8_t *data, size_t len);
 /* Index of member `id` in c, or -1. */
 int raft_conf_find(const raft_conf *c, uint64_t id);
 
@@ -200,9 +215,12 @@ typedef struct raft_init {
     const raft_entry *entries;     /* entries after the snapshot, contiguous */
     size_t n_entries;
     /* Used only when storage is empty (no snapshot, no entries, term 0): the initial voters,
-     * identical on every founding node. The core then writes them as CONF_CHANGE entries
-     * 1..n at term 1, already committed, so that servers added later learn the founding
-     * membership from the log. A joining server passes n == 0 and waits to be added. */
+     * identical on every founding node. The core then writes them as ONE CONF_CHANGE entry
+     * (RAFT_CC_SET) at index 1, term 1, already committed, so that servers added later learn
+     * the founding membership from the log and no node can hold a part of it. Logs written
+     * before held one ADD entry per founder (1..n); those still apply. -EINVAL unless the
+     * members are valid for raft_conf_set_encode. A joining server passes n == 0 and waits
+     * to be added. */
     const raft_conf *bootstrap;
     uint64_t applied; /* last index already applied to the fsm; 0 = the snapshot index */
 } raft_init;

@@ -1,5 +1,8 @@
-/* Byte encodings of membership configurations and membership changes (see raft.h). The
- * format is little-endian with a leading version so that it can grow. */
+/* Byte encodings of membership configurations and membership changes (see raft.h), and
+ * the rule that applies a CONF_CHANGE entry to a membership. The format is little-endian
+ * with a leading version so that it can grow. CONF_CHANGE entry data is
+ *   u32 CC_VERSION | u32 type | u64 id | u16 addr length | addr   (ADD_VOTER/LEARNER, REMOVE)
+ *   u32 CC_VERSION | u32 RAFT_CC_SET | raft_conf_encode() bytes     (whole membership) */
 #include <errno.h>
 #include <string.h>
 
@@ -84,6 +87,30 @@ int raft_conf_decode(const uint8_t *buf, size_t len, raft_conf *out)
     return 0;
 }
 
+static int n_voters(const raft_conf *c)
+{
+    int n = 0;
+    for (int i = 0; i < c->n; i++)
+        n += !c->members[i].learner;
+    return n;
+}
+
+int raft_conf_set_encode(const raft_conf *c, uint8_t *buf, size_t cap)
+{
+    if (c->n < 1 || c->n > RAFT_MAX_MEMBERS || n_voters(c) == 0) return -EINVAL;
+    for (int i = 0; i < c->n; i++) {
+        if (c->members[i].id == 0) return -EINVAL;
+        for (int j = 0; j < i; j++)
+            if (c->members[j].id == c->members[i].id) return -EINVAL;
+    }
+    if (cap < 8) return -ENOSPC;
+    cfs_put_le32(buf, CC_VERSION);
+    cfs_put_le32(buf + 4, RAFT_CC_SET);
+    int w = raft_conf_encode(c, buf + 8, cap - 8);
+    if (w < 0) return w;
+    return 8 + w;
+}
+
 int raft_conf_change_encode(const raft_conf_change *cc, uint8_t *buf, size_t cap)
 {
     if (cap < 20) return -ENOSPC;
@@ -108,5 +135,49 @@ int raft_conf_change_decode(const uint8_t *buf, size_t len, raft_conf_change *ou
     int r = get_addr(buf + 16, len - 16, out->addr);
     if (r < 0) return r;
     if ((size_t)(16 + r) != len) return -EINVAL;
+    return 0;
+}
+
+static void apply_change(raft_conf *c, const raft_conf_change *cc)
+{
+    int i = raft_conf_find(c, cc->id);
+    switch (cc->type) {
+    case RAFT_CC_ADD_VOTER:
+        if (i < 0) {
+            if (c->n >= RAFT_MAX_MEMBERS) return;
+            i = c->n++;
+            memset(&c->members[i], 0, sizeof(c->members[i]));
+            c->members[i].id = cc->id;
+        }
+        c->members[i].learner = false;
+        if (cc->addr[0]) memcpy(c->members[i].addr, cc->addr, sizeof(cc->addr));
+        break;
+    case RAFT_CC_ADD_LEARNER:
+        if (i >= 0 || c->n >= RAFT_MAX_MEMBERS) return;
+        i = c->n++;
+        memset(&c->members[i], 0, sizeof(c->members[i]));
+        c->members[i].id = cc->id;
+        c->members[i].learner = true;
+        memcpy(c->members[i].addr, cc->addr, sizeof(cc->addr));
+        break;
+    case RAFT_CC_REMOVE:
+        if (i >= 0) c->members[i] = c->members[--c->n];
+        break;
+    }
+}
+
+int raft_conf_entry_apply(raft_conf *c, const uint8_t *data, size_t len)
+{
+    if (len >= 8 && cfs_get_le32(data) == CC_VERSION && cfs_get_le32(data + 4) == RAFT_CC_SET) {
+        raft_conf set;
+        /* The same rules as at encoding: a set no encoder would write is malformed. */
+        if (raft_conf_decode(data + 8, len - 8, &set) < 0 || n_voters(&set) == 0) return -EINVAL;
+        *c = set;
+        return 0;
+    }
+    raft_conf_change cc;
+    int rc = raft_conf_change_decode(data, len, &cc);
+    if (rc < 0) return rc;
+    apply_change(c, &cc);
     return 0;
 }

@@ -416,32 +416,6 @@ static void free_snapshot(raft_snapshot *s)
     }
 }
 
-static void conf_apply_change(raft_conf *c, const raft_conf_change *cc)
-{
-    int i = raft_conf_find(c, cc->id);
-    switch (cc->type) {
-    case RAFT_CC_ADD_VOTER:
-    case RAFT_CC_ADD_LEARNER:
-        if (i < 0) {
-            if (c->n >= RAFT_MAX_MEMBERS) return;
-            i = c->n++;
-            memset(&c->members[i], 0, sizeof c->members[i]);
-            c->members[i].id = cc->id;
-        }
-        c->members[i].learner = cc->type == RAFT_CC_ADD_LEARNER;
-        if (cc->addr[0]) snprintf(c->members[i].addr, RAFT_ADDR_MAX, "%s", cc->addr);
-        break;
-    case RAFT_CC_REMOVE:
-        if (i >= 0) {
-            c->members[i] = c->members[c->n - 1];
-            c->n--;
-        }
-        break;
-    default:
-        break;
-    }
-}
-
 static void maybe_snapshot(raft_node *n)
 {
     if (n->apply_failed || n->applied_index < n->snap_index + n->cfg.snapshot_entries) return;
@@ -531,11 +505,9 @@ static void apply_entries(raft_node *n, const raft_entry *ents, size_t count)
                 err = -EIO;
             }
         } else if (e->type == RAFT_ENTRY_CONF_CHANGE) {
-            raft_conf_change cc;
-            if (raft_conf_change_decode(e->data, e->len, &cc) == 0) {
-                conf_apply_change(&n->applied_conf, &cc);
+            if (raft_conf_entry_apply(&n->applied_conf, e->data, e->len) == 0) {
                 pthread_mutex_lock(&n->mu);
-                book_set(n, cc.id, cc.addr);
+                book_add_conf(n, &n->applied_conf);
                 pthread_mutex_unlock(&n->mu);
             } else {
                 LOG_ERROR("raft: undecodable membership entry %" PRIu64, e->index);
@@ -1018,12 +990,13 @@ static int recover(raft_node *n, const raft_node_config *cfg)
         book_add_conf(n, &snap.meta.conf);
         n->applied_conf = snap.meta.conf;
     }
-    for (size_t i = 0; i < n_ents; i++) {
-        raft_conf_change cc;
+    /* Every membership the log names, committed or not: a member's address must be known
+     * before the core sends to it. */
+    raft_conf seen = have_snap ? snap.meta.conf : (raft_conf){0};
+    for (size_t i = 0; i < n_ents; i++)
         if (ents[i].type == RAFT_ENTRY_CONF_CHANGE &&
-            raft_conf_change_decode(ents[i].data, ents[i].len, &cc) == 0)
-            book_set(n, cc.id, cc.addr);
-    }
+            raft_conf_entry_apply(&seen, ents[i].data, ents[i].len) == 0)
+            book_add_conf(n, &seen);
     n->applied_index = snap.meta.index;
     n->applied_term = snap.meta.term;
     n->snap_index = snap.meta.index;

@@ -252,13 +252,14 @@ static void gen_raft(void)
 {
     seed *s = calloc(1, sizeof *s);
     if (!s) die("calloc");
-    /* As a follower: the leader (2) appends entries, commits them, sends a heartbeat. */
+    /* As a follower: the leader (2) appends entries after the founding entry (index 1),
+     * commits them, sends a heartbeat. */
     put_byte(s, 0);
     Chunkfs__RaftEntry e[2], *ep[2];
     for (int i = 0; i < 2; i++) {
         chunkfs__raft_entry__init(&e[i]);
         e[i].term = 2;
-        e[i].index = 4 + (uint64_t)i;
+        e[i].index = 2 + (uint64_t)i;
         e[i].type = i == 0 ? RAFT_ENTRY_NOOP : RAFT_ENTRY_NORMAL;
         e[i].data.data = (uint8_t *)"cmd";
         e[i].data.len = i == 0 ? 0 : 3;
@@ -266,9 +267,9 @@ static void gen_raft(void)
     }
     Chunkfs__RaftMessage app = CHUNKFS__RAFT_MESSAGE__INIT;
     app.type = RAFT_MSG_APP, app.from = 2, app.to = 1, app.term = 2, app.log_term = 1;
-    app.index = 3, app.commit = 5, app.n_entries = 2, app.entries = ep;
+    app.index = 1, app.commit = 3, app.n_entries = 2, app.entries = ep;
     Chunkfs__RaftMessage hb = CHUNKFS__RAFT_MESSAGE__INIT;
-    hb.type = RAFT_MSG_HEARTBEAT, hb.from = 2, hb.to = 1, hb.term = 2, hb.commit = 5;
+    hb.type = RAFT_MSG_HEARTBEAT, hb.from = 2, hb.to = 1, hb.term = 2, hb.commit = 3;
     Chunkfs__RaftMessage *bm[2] = {&app, &hb};
     Chunkfs__RaftBatch b = CHUNKFS__RAFT_BATCH__INIT;
     b.n_msgs = 2, b.msgs = bm, b.from_addr = "127.0.0.1:9002";
@@ -295,13 +296,14 @@ static void gen_raft(void)
     put_msg(s, 1, &sn.base);
     save("raft_msg", 2, s);
 
-    /* As the leader: followers answer appends and votes; a proposal and a read round. */
+    /* As the leader: followers answer appends and votes; a proposal and a read round (the
+     * log: founding entry, the leader's no-op, the proposal). */
     s->n = 0;
     put_byte(s, 1);
     uint8_t prop[4] = {3, 'x', 'y', 'z'};
     put_raw(s, prop, 4);
     Chunkfs__RaftMessage ar = CHUNKFS__RAFT_MESSAGE__INIT;
-    ar.type = RAFT_MSG_APP_RESP, ar.from = 2, ar.to = 1, ar.term = 2, ar.index = 5;
+    ar.type = RAFT_MSG_APP_RESP, ar.from = 2, ar.to = 1, ar.term = 2, ar.index = 3;
     Chunkfs__RaftMessage hr = CHUNKFS__RAFT_MESSAGE__INIT;
     uint8_t ctx[8] = {1};
     hr.type = RAFT_MSG_HEARTBEAT_RESP, hr.from = 3, hr.to = 1, hr.term = 2;

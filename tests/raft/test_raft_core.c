@@ -60,7 +60,7 @@ START_TEST(test_three_node_election_and_replication)
     h_tick(&C, 1, 1); /* followers learn the last commit with the leader's next tick */
     for (uint64_t id = 1; id <= 3; id++) {
         ck_assert_uint_eq(C.applied_normal[id], 5);
-        ck_assert_uint_eq(raft_get_committed(C.nodes[id]), 3 + 1 + 5);
+        ck_assert_uint_eq(raft_get_committed(C.nodes[id]), 1 + 1 + 5); /* founders, no-op, 5 */
     }
     /* followers refuse proposals */
     ck_assert_int_eq(h_propose(&C, 2, "y"), -CFS_ENOTLEADER);
@@ -531,6 +531,7 @@ START_TEST(test_add_learner_then_promote_then_remove)
     ck_assert_int_eq(conf_change(1, RAFT_CC_ADD_VOTER, 4), -EINVAL);
     ck_assert_int_eq(conf_change(1, RAFT_CC_REMOVE, 6), -EINVAL);
     ck_assert_int_eq(conf_change(1, RAFT_CC_ADD_LEARNER, 0), -EINVAL);
+    ck_assert_int_eq(conf_change(1, RAFT_CC_SET, 5), -EINVAL); /* founding entry only */
     ck_assert_int_eq(conf_change(2, RAFT_CC_REMOVE, 3), -CFS_ENOTLEADER);
     /* remove the leader itself: it steps down once the change commits; others go on */
     ck_assert_int_eq(conf_change(1, RAFT_CC_REMOVE, 1), 0);
@@ -904,6 +905,125 @@ START_TEST(test_transfer_ends_the_lease)
 }
 END_TEST
 
+/* ---------------------------------------------------------------- founding membership */
+
+/* Replaces node id by a core built from `init` (what its disk holds), nothing applied yet. */
+static raft *h_replace(uint64_t id, const raft_init *init, const raft_config *cfg)
+{
+    raft *r;
+    ck_assert_int_eq(raft_create(cfg, init, &r), 0);
+    raft_destroy(C.nodes[id]);
+    C.nodes[id] = r;
+    C.applied[id] = 0;
+    C.applied_normal[id] = 0;
+    return r;
+}
+
+static void assert_founders(const raft *r, int n)
+{
+    raft_status st;
+    raft_get_status(r, &st);
+    ck_assert_int_eq(st.conf.n, n);
+    for (int i = 1; i <= n; i++) {
+        int k = raft_conf_find(&st.conf, (uint64_t)i);
+        ck_assert_int_ge(k, 0);
+        ck_assert(!st.conf.members[k].learner);
+        char addr[32];
+        snprintf(addr, sizeof(addr), "127.0.0.1:%d", 9000 + i);
+        ck_assert_str_eq(st.conf.members[k].addr, addr);
+    }
+}
+
+START_TEST(test_founding_membership_is_one_entry)
+{
+    /* The founders are entry 1 alone: no prefix of a new log names only some of them. */
+    h_init(&C, 3, 3, NULL);
+    for (uint64_t id = 1; id <= 3; id++) {
+        ck_assert_uint_eq(raft_get_last_index(C.nodes[id]), 1);
+        ck_assert_uint_eq(raft_get_committed(C.nodes[id]), 1);
+        assert_founders(C.nodes[id], 3);
+    }
+    h_stabilize(&C);
+    /* A founder whose disk kept only entry 1 (the first write cut short) knows all three. */
+    raft_entry e1 = *raft_entry_at(C.nodes[2], 1);
+    raft_config cfg = h_config(1);
+    raft_init init = {.hs = {.term = 1, .commit = 1}, .entries = &e1, .n_entries = 1};
+    raft *r = h_replace(1, &init, &cfg);
+    assert_founders(r, 3);
+    /* ... so alone it cannot win, however long it campaigns */
+    h_isolate(&C, 1);
+    h_tick(&C, 1, 60);
+    ck_assert_uint_ne(raft_get_role(r), RAFT_LEADER);
+    ck_assert_uint_eq(raft_get_committed(r), 1);
+    h_heal(&C);
+    h_free(&C);
+}
+END_TEST
+
+START_TEST(test_founder_restarted_empty_learns_all_founders)
+{
+    /* The simulator's case: founder 1 crashed before its first write and restarted with
+     * nothing (no bootstrap the second time). It is no member until entry 1 reaches it (one
+     * entry per message here), then it knows the whole group and cannot win alone. */
+    raft_config tmpl = h_config(1);
+    tmpl.max_entries_per_msg = 1;
+    h_init(&C, 3, 3, &tmpl);
+    raft_init empty = {0};
+    raft_config cfg = tmpl;
+    cfg.id = 1;
+    raft *r = h_replace(1, &empty, &cfg);
+    raft_campaign(r); /* not a member of anything yet: no-op */
+    h_stabilize(&C);
+    ck_assert_uint_eq(raft_get_term(r), 0);
+    elect(2);
+    ck_assert_int_eq(h_propose(&C, 2, "x"), 0);
+    h_stabilize(&C);
+    h_tick(&C, 2, 1);
+    ck_assert_uint_eq(C.applied_normal[1], 1);
+    assert_founders(r, 3);
+    h_isolate(&C, 1);
+    h_tick(&C, 1, 60);
+    ck_assert_uint_ne(raft_get_role(r), RAFT_LEADER);
+    h_free(&C);
+}
+END_TEST
+
+START_TEST(test_old_format_founding_entries_still_apply)
+{
+    /* Logs written before one ADD_VOTER entry per founder (1..n, term 1) keep working. */
+    h_init(&C, 3, 3, NULL);
+    uint8_t data[3][RAFT_CC_MAX_BYTES];
+    raft_entry ents[3];
+    for (int i = 0; i < 3; i++) {
+        raft_conf_change cc = {.type = RAFT_CC_ADD_VOTER, .id = (uint64_t)i + 1};
+        snprintf(cc.addr, RAFT_ADDR_MAX, "127.0.0.1:%d", 9001 + i);
+        int n = raft_conf_change_encode(&cc, data[i], sizeof(data[i]));
+        ck_assert_int_gt(n, 0);
+        ents[i] = (raft_entry){.term = 1,
+                               .index = (uint64_t)i + 1,
+                               .type = RAFT_ENTRY_CONF_CHANGE,
+                               .data = data[i],
+                               .len = (size_t)n};
+    }
+    raft_init init = {.hs = {.term = 1, .commit = 3}, .entries = ents, .n_entries = 3};
+    for (uint64_t id = 1; id <= 3; id++) {
+        raft_config cfg = h_config(id);
+        cfg.seed = 1000 + id;
+        assert_founders(h_replace(id, &init, &cfg), 3);
+    }
+    h_stabilize(&C);
+    elect(1);
+    ck_assert_int_eq(h_propose(&C, 1, "y"), 0);
+    h_stabilize(&C);
+    h_tick(&C, 1, 1);
+    for (uint64_t id = 1; id <= 3; id++) {
+        ck_assert_uint_eq(C.applied_normal[id], 1);
+        ck_assert_uint_eq(raft_get_committed(C.nodes[id]), 3 + 1 + 1);
+    }
+    h_free(&C);
+}
+END_TEST
+
 /* ---------------------------------------------------------------- bad input, restart */
 
 START_TEST(test_bad_messages_change_nothing)
@@ -995,6 +1115,14 @@ START_TEST(test_bad_create_and_api_args)
     init.hs.term = 1;
     ck_assert_int_eq(raft_create(&cfg, &init, &r), -EINVAL);
     init.hs.commit = 1;
+    ck_assert_int_eq(raft_create(&cfg, &init, &r), 0);
+    raft_destroy(r);
+    /* founders the founding entry cannot hold: duplicate ids, no voter */
+    raft_conf boot = {.n = 2, .members = {{.id = 1}, {.id = 1}}};
+    raft_init fresh = {.bootstrap = &boot};
+    ck_assert_int_eq(raft_create(&cfg, &fresh, &r), -EINVAL);
+    boot = (raft_conf){.n = 1, .members = {{.id = 1, .learner = true}}};
+    ck_assert_int_eq(raft_create(&cfg, &fresh, &r), -EINVAL);
     ck_assert_int_eq(raft_create(&cfg, &init, &r), 0);
     ck_assert_int_eq(raft_compact(r, 5, (const uint8_t *)"x", 1), -EINVAL);
     ck_assert_int_eq(raft_propose(r, NULL, 3, NULL, NULL), -EINVAL);
@@ -1090,6 +1218,9 @@ static Suite *suite(void)
     tcase_add_test(tc, test_deposed_leader_serves_no_lease_read);
     tcase_add_test(tc, test_lease_voter_refuses_votes_after_term_bump);
     tcase_add_test(tc, test_transfer_ends_the_lease);
+    tcase_add_test(tc, test_founding_membership_is_one_entry);
+    tcase_add_test(tc, test_founder_restarted_empty_learns_all_founders);
+    tcase_add_test(tc, test_old_format_founding_entries_still_apply);
     tcase_add_test(tc, test_bad_messages_change_nothing);
     tcase_add_test(tc, test_bad_create_and_api_args);
     tcase_add_test(tc, test_restart_recovers_state);

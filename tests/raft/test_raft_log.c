@@ -153,6 +153,95 @@ START_TEST(test_conf_change_roundtrip_and_malformed)
 }
 END_TEST
 
+START_TEST(test_conf_set_apply_and_malformed)
+{
+    raft_conf c = {.n = 3};
+    for (int i = 0; i < 3; i++) {
+        c.members[i].id = (uint64_t)i + 1;
+        c.members[i].learner = i == 2;
+        snprintf(c.members[i].addr, RAFT_ADDR_MAX, "h%d:1", i + 1);
+    }
+    uint8_t buf[RAFT_CC_SET_MAX_BYTES];
+    int n = raft_conf_set_encode(&c, buf, sizeof(buf));
+    ck_assert_int_gt(n, 0);
+    /* a set replaces whatever membership there was */
+    raft_conf got = {.n = 1, .members = {{.id = 9}}};
+    ck_assert_int_eq(raft_conf_entry_apply(&got, buf, (size_t)n), 0);
+    ck_assert_int_eq(got.n, 3);
+    for (int i = 0; i < 3; i++) {
+        ck_assert_uint_eq(got.members[i].id, c.members[i].id);
+        ck_assert(got.members[i].learner == c.members[i].learner);
+        ck_assert_str_eq(got.members[i].addr, c.members[i].addr);
+    }
+    /* it is not a single change */
+    raft_conf_change cc;
+    ck_assert_int_eq(raft_conf_change_decode(buf, (size_t)n, &cc), -EINVAL);
+    /* malformed data changes nothing */
+    raft_conf before = got;
+    ck_assert_int_eq(raft_conf_entry_apply(&got, buf, (size_t)n - 1), -EINVAL);
+    ck_assert_int_eq(raft_conf_entry_apply(&got, buf, 7), -EINVAL);
+    ck_assert_mem_eq(&got, &before, sizeof(got));
+    /* only learners: no encoder writes it, no node applies it */
+    raft_conf learners = c;
+    for (int i = 0; i < 3; i++)
+        learners.members[i].learner = true;
+    ck_assert_int_eq(raft_conf_set_encode(&learners, buf, sizeof(buf)), -EINVAL);
+    uint8_t forged[RAFT_CC_SET_MAX_BYTES];
+    memcpy(forged, buf, 8); /* version and RAFT_CC_SET from the set above */
+    int cn = raft_conf_encode(&learners, forged + 8, sizeof(forged) - 8);
+    ck_assert_int_gt(cn, 0);
+    ck_assert_int_eq(raft_conf_entry_apply(&got, forged, 8 + (size_t)cn), -EINVAL);
+    ck_assert_mem_eq(&got, &before, sizeof(got));
+    /* duplicate or zero ids, empty, too small a buffer */
+    raft_conf bad = c;
+    bad.members[2].id = 1;
+    ck_assert_int_eq(raft_conf_set_encode(&bad, buf, sizeof(buf)), -EINVAL);
+    bad = c;
+    bad.members[0].id = 0;
+    ck_assert_int_eq(raft_conf_set_encode(&bad, buf, sizeof(buf)), -EINVAL);
+    bad.n = 0;
+    ck_assert_int_eq(raft_conf_set_encode(&bad, buf, sizeof(buf)), -EINVAL);
+    ck_assert_int_eq(raft_conf_set_encode(&c, buf, 20), -ENOSPC);
+}
+END_TEST
+
+START_TEST(test_conf_entry_apply_single_changes)
+{
+    raft_conf c = {0};
+    uint8_t buf[RAFT_CC_MAX_BYTES];
+    raft_conf_change cc = {.type = RAFT_CC_ADD_VOTER, .id = 1};
+    strcpy(cc.addr, "a:1");
+    int n = raft_conf_change_encode(&cc, buf, sizeof(buf));
+    ck_assert_int_eq(raft_conf_entry_apply(&c, buf, (size_t)n), 0);
+    cc = (raft_conf_change){.type = RAFT_CC_ADD_LEARNER, .id = 2};
+    strcpy(cc.addr, "b:1");
+    n = raft_conf_change_encode(&cc, buf, sizeof(buf));
+    ck_assert_int_eq(raft_conf_entry_apply(&c, buf, (size_t)n), 0);
+    ck_assert_int_eq(c.n, 2);
+    ck_assert(c.members[1].learner);
+    /* adding a voter as a learner again does not demote it */
+    cc = (raft_conf_change){.type = RAFT_CC_ADD_LEARNER, .id = 1};
+    n = raft_conf_change_encode(&cc, buf, sizeof(buf));
+    ck_assert_int_eq(raft_conf_entry_apply(&c, buf, (size_t)n), 0);
+    ck_assert(!c.members[0].learner);
+    ck_assert_str_eq(c.members[0].addr, "a:1");
+    /* promoting keeps the address unless a new one is given */
+    cc = (raft_conf_change){.type = RAFT_CC_ADD_VOTER, .id = 2};
+    n = raft_conf_change_encode(&cc, buf, sizeof(buf));
+    ck_assert_int_eq(raft_conf_entry_apply(&c, buf, (size_t)n), 0);
+    ck_assert(!c.members[1].learner);
+    ck_assert_str_eq(c.members[1].addr, "b:1");
+    cc = (raft_conf_change){.type = RAFT_CC_REMOVE, .id = 1};
+    n = raft_conf_change_encode(&cc, buf, sizeof(buf));
+    ck_assert_int_eq(raft_conf_entry_apply(&c, buf, (size_t)n), 0);
+    ck_assert_int_eq(c.n, 1);
+    ck_assert_uint_eq(c.members[0].id, 2);
+    buf[4] = 9;
+    ck_assert_int_eq(raft_conf_entry_apply(&c, buf, (size_t)n), -EINVAL);
+    ck_assert_int_eq(c.n, 1);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("raft_log");
@@ -162,6 +251,8 @@ static Suite *suite(void)
     tcase_add_test(tc, test_compact_and_restore);
     tcase_add_test(tc, test_conf_roundtrip_and_malformed);
     tcase_add_test(tc, test_conf_change_roundtrip_and_malformed);
+    tcase_add_test(tc, test_conf_set_apply_and_malformed);
+    tcase_add_test(tc, test_conf_entry_apply_single_changes);
     suite_add_tcase(s, tc);
     return s;
 }
