@@ -33,6 +33,17 @@ cat "$W/put.out"
 [ $rc = 0 ] || { echo "FAIL: put exited $rc"; exit 1; }
 cfs get /big.bin "$W/back" || { echo "FAIL: get"; exit 1; }
 cmp "$W/src" "$W/back" || { echo "FAIL: bytes differ"; exit 1; }
+# Small files right after the kill, while the metaserver still places replicas on the dead
+# server (goal 3 on 3 chunkservers, dead timeout 10 s): small writes go to every replica at
+# once, and the failed one is dropped exactly as along a chain.
+for n in 1 2; do
+    head -c $((4096 * n + 17)) /dev/urandom >"$W/small$n" || exit 1
+    CHUNKFS_LOG=warn cfs put "$W/small$n" "/small$n" || { echo "FAIL: small put $n"; exit 1; }
+done
+for n in 1 2; do
+    cfs get "/small$n" "$W/small$n.back" || { echo "FAIL: small get $n"; exit 1; }
+    cmp "$W/small$n" "$W/small$n.back" || { echo "FAIL: small file $n differs"; exit 1; }
+done
 # Chunks written after the kill live on the two survivors only (replicas show up in
 # fileinfo once the chunkservers report the new version: poll, bounded).
 for ((i = 0; i < 120; i++)); do
